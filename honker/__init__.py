@@ -1,0 +1,118 @@
+"""honker in pure Python: durable queues, pub/sub, streams and cron in your SQLite file.
+
+A drop-in reimplementation of honker's Python API (github.com/russellromney/honker)
+that needs no native build and shares honker's on-disk format.
+
+Example::
+
+    import honker
+
+    db = honker.open("app.db")
+    emails = db.queue("emails")
+    with db.transaction() as tx:
+        tx.execute("INSERT INTO users (email) VALUES (?)", ["a@example.com"])
+        emails.enqueue({"to": "a@example.com"}, tx=tx)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._database import Database, Transaction, open
+from ._errors import (
+    BusyError,
+    ConfigError,
+    CorruptDatabaseError,
+    DatabaseClosedError,
+    DatabaseError,
+    DiskFullError,
+    HonkerError,
+    LeadershipLost,
+    LockHeld,
+    NestedTransactionError,
+    ParameterError,
+    ReadOnlyDatabaseError,
+    ScheduleError,
+    SQLFunctionError,
+    TransactionNotStartedError,
+    UnknownTaskError,
+    WatcherDiedError,
+)
+from ._extension import EXTENSION_ENTRYPOINT, extension_info, load_extension
+from ._notify import Listener, Notification
+from ._queue import Job, Queue
+
+__all__ = [
+    "CronSchedule",
+    "Database",
+    "Event",
+    "Job",
+    "LeadershipLost",
+    "Listener",
+    "LockHeld",
+    "Notification",
+    "Outbox",
+    "Queue",
+    "Retryable",
+    "Scheduler",
+    "Stream",
+    "TaskResult",
+    "UnknownTaskError",
+    "EXTENSION_ENTRYPOINT",
+    "crontab",
+    "every_s",
+    "extension_info",
+    "load_extension",
+    "open",
+    "registry",
+    "run_workers",
+]
+
+# Names whose modules are imported on first use, to keep `import honker` fast.
+_LAZY = {
+    "CronSchedule": "._schedule",
+    "crontab": "._schedule",
+    "every_s": "._schedule",
+    "Scheduler": "._scheduler",
+    "Stream": "._stream",
+    "Event": "._stream",
+    "Outbox": "._outbox",
+    "Retryable": "._tasks",
+    "TaskResult": "._tasks",
+    "registry": "._tasks",
+    "run_workers": "._worker",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'honker' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+_ERRORS = (
+    BusyError,
+    ConfigError,
+    CorruptDatabaseError,
+    DatabaseClosedError,
+    DatabaseError,
+    DiskFullError,
+    HonkerError,
+    NestedTransactionError,
+    ParameterError,
+    ReadOnlyDatabaseError,
+    ScheduleError,
+    SQLFunctionError,
+    TransactionNotStartedError,
+    WatcherDiedError,
+    Transaction,
+)

@@ -1,0 +1,141 @@
+"""Queue operations: the job state machine of engine.md §4.2 and §5.1.
+
+States: a row in ``_honker_live`` is ``pending`` or ``processing``; ack deletes
+it; dead rows move to ``_honker_dead``. Attempts are counted at claim time, so
+``max_attempts`` is the number of executions.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from .._sql import Q
+
+# A dead-letter row as returned by the DELETE ... RETURNING statements:
+# (id, queue, payload, priority, run_at, max_attempts, attempts, created_at)
+DeadRow = tuple[Any, ...]
+
+# (id, queue, payload, worker_id, attempts, claim_expires_at)
+ClaimRow = tuple[int, str, str, str, int, int]
+
+MAX_ATTEMPTS_EXCEEDED = "max attempts exceeded"
+EXPIRED = "expired"
+
+
+def _bury(conn: sqlite3.Connection, rows: list[DeadRow], error: str | None) -> None:
+    """Insert removed live rows into ``_honker_dead`` with ``last_error``."""
+    if rows:
+        conn.executemany(Q["insert_dead"], [(*row[:7], error, row[7]) for row in rows])
+
+
+def enqueue(
+    conn: sqlite3.Connection,
+    queue: str,
+    payload: str,
+    run_at: int | None,
+    delay: int | None,
+    priority: int,
+    max_attempts: int,
+    expires: int | None,
+) -> int:
+    """``honker_enqueue``: insert a pending row; returns the job id."""
+    cur = conn.execute(Q["enqueue"], (queue, payload, run_at, delay, priority, max_attempts, expires))
+    return cur.lastrowid  # type: ignore[return-value]  # an INSERT always sets it
+
+
+def claim_batch(
+    conn: sqlite3.Connection, queue: str, worker_id: str, n: int, timeout_s: int
+) -> list[ClaimRow]:
+    """``honker_claim_batch``: dead-letter exhausted claimables, then claim up to n.
+
+    Semantics:
+    - a negative ``n`` means no limit; ``0`` claims nothing (the dead-letter
+      pass still runs, as in honker);
+    - rows are chosen by ``priority DESC, run_at, id`` but returned in the
+      UPDATE's visiting order.
+    """
+    dead = conn.execute(Q["deadletter_exhausted"], (queue,)).fetchall()
+    _bury(conn, dead, MAX_ATTEMPTS_EXCEEDED)
+    return conn.execute(Q["claim"], (queue, worker_id, n, timeout_s)).fetchall()
+
+
+def ack(conn: sqlite3.Connection, job_id: int, worker_id: str) -> int:
+    """``honker_ack``: delete the row if our claim is still valid; 0 or 1."""
+    return conn.execute(Q["ack"], (job_id, worker_id)).rowcount
+
+
+def ack_batch(conn: sqlite3.Connection, ids_json: str, worker_id: str) -> int:
+    """``honker_ack_batch``: ``ids_json`` is a JSON array of ids; returns the count."""
+    return len(conn.execute(Q["ack_batch"], (ids_json, worker_id)).fetchall())
+
+
+def retry(conn: sqlite3.Connection, job_id: int, worker_id: str, delay_s: int, error: str) -> int:
+    """``honker_retry``: back to pending after ``delay_s``, or dead when exhausted.
+
+    Returns 1 on either branch, 0 if the caller does not hold a valid claim.
+    """
+    row = conn.execute(Q["retry_select"], (job_id, worker_id)).fetchone()
+    if row is None:
+        return 0
+    if row[6] >= row[5]:  # attempts >= max_attempts
+        conn.execute(Q["delete_live"], (job_id,))
+        _bury(conn, [row], error)
+    else:
+        conn.execute(Q["retry_requeue"], (job_id, delay_s))
+    return 1
+
+
+def fail(conn: sqlite3.Connection, job_id: int, worker_id: str, error: str) -> int:
+    """``honker_fail``: move our validly claimed row to the dead table."""
+    rows = conn.execute(Q["fail"], (job_id, worker_id)).fetchall()
+    _bury(conn, rows, error)
+    return len(rows)
+
+
+def heartbeat(conn: sqlite3.Connection, job_id: int, worker_id: str, extend_s: int) -> int:
+    """``honker_heartbeat``: reset our claim to now + extend_s while still valid."""
+    return conn.execute(Q["heartbeat"], (job_id, worker_id, extend_s)).rowcount
+
+
+def cancel(conn: sqlite3.Connection, job_id: int) -> int:
+    """``honker_cancel``: delete a live row whoever holds it; nothing goes to dead."""
+    return conn.execute(Q["cancel"], (job_id,)).rowcount
+
+
+# Column order of the get_job statement: alphabetical, which is also the key
+# order of honker's JSON object.
+JOB_COLUMNS = (
+    "attempts",
+    "claim_expires_at",
+    "created_at",
+    "expires_at",
+    "id",
+    "max_attempts",
+    "payload",
+    "priority",
+    "queue",
+    "run_at",
+    "state",
+    "worker_id",
+)
+
+
+def get_job(conn: sqlite3.Connection, job_id: int) -> tuple[Any, ...] | None:
+    """``honker_get_job``: the live row in ``JOB_COLUMNS`` order, or None."""
+    return conn.execute(Q["get_job"], (job_id,)).fetchone()
+
+
+def next_claim_at(conn: sqlite3.Connection, queue: str) -> int:
+    """``honker_queue_next_claim_at``: the next future deadline of the queue, or 0."""
+    try:
+        return conn.execute(Q["next_claim_at"], (queue,)).fetchone()[0]
+    except sqlite3.Error:
+        return 0  # honker answers 0 on any SQL error
+
+
+def sweep_expired(conn: sqlite3.Connection, queue: str) -> int:
+    """``honker_sweep_expired``: move expired *pending* rows to dead."""
+    rows = conn.execute(Q["sweep_expired"], (queue,)).fetchall()
+    _bury(conn, rows, EXPIRED)
+    return len(rows)

@@ -1,0 +1,36 @@
+"""Durable streams with per-consumer offsets (engine.md §4.6, §5.3).
+
+Offsets come from one AUTOINCREMENT counter shared by every topic.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .._sql import Q
+
+# Column order of stream_read_since: alphabetical, as honker's JSON keys.
+EVENT_COLUMNS = ("created_at", "key", "offset", "payload", "topic")
+
+
+def publish(conn: sqlite3.Connection, topic: str, key: str | None, payload: str) -> int:
+    """``honker_stream_publish``: append an event; returns its offset."""
+    return conn.execute(Q["stream_publish"], (topic, key, payload)).lastrowid  # type: ignore[return-value]
+
+
+def read_since(
+    conn: sqlite3.Connection, topic: str, offset: int, limit: int
+) -> list[tuple[int, str | None, int, str, str]]:
+    """``honker_stream_read_since``: events after ``offset``; negative limit = all."""
+    return conn.execute(Q["stream_read_since"], (topic, offset, limit)).fetchall()
+
+
+def save_offset(conn: sqlite3.Connection, consumer: str, topic: str, offset: int) -> int:
+    """``honker_stream_save_offset``: 1 if inserted or advanced; never moves back."""
+    return conn.execute(Q["stream_save_offset"], (consumer, topic, offset)).rowcount
+
+
+def get_offset(conn: sqlite3.Connection, consumer: str, topic: str) -> int:
+    """``honker_stream_get_offset``: the saved offset, or 0."""
+    row = conn.execute(Q["stream_get_offset"], (consumer, topic)).fetchone()
+    return 0 if row is None else row[0]

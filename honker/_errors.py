@@ -1,0 +1,119 @@
+"""The exception hierarchy.
+
+Every error this package raises on purpose derives from :class:`HonkerError`.
+Where honker raises a builtin (``RuntimeError``, ``ValueError``, ``TypeError``)
+our class subclasses both, keeps honker's wording, and the docstring says how to
+fix the problem, so ``except RuntimeError`` written against honker still works.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+
+class HonkerError(Exception):
+    """Base class of every error raised by honker."""
+
+
+class DatabaseError(HonkerError, RuntimeError):
+    """SQLite reported an error; the message is SQLite's own text.
+
+    ``sqlite_errorname`` (e.g. ``"SQLITE_BUSY"``) and ``sqlite_errorcode`` say
+    which one, when SQLite gave a code.
+    """
+
+    sqlite_errorcode: int | None = None
+    sqlite_errorname: str | None = None
+
+
+class BusyError(DatabaseError):
+    """The database stayed locked by another connection for the whole busy
+    timeout (5 s). Nothing was written; retry the operation, or shorten the
+    transactions that other processes hold open."""
+
+
+class ReadOnlyDatabaseError(DatabaseError):
+    """The database file (or its directory, which must hold ``-wal``/``-shm``)
+    is not writable by this process. Fix the permissions or the mount."""
+
+
+class DiskFullError(DatabaseError):
+    """The disk (or the file-size limit) is full. The failed transaction was
+    rolled back; committed work is intact. Free space and retry."""
+
+
+class CorruptDatabaseError(DatabaseError):
+    """The file is not a SQLite database, or it is damaged. Restore it from a
+    backup; honker will not write to it."""
+
+
+class SQLFunctionError(DatabaseError):
+    """A ``honker_*`` SQL function rejected its arguments (for example
+    ``ttl_s must be positive``); the message is honker's."""
+
+
+class DatabaseClosedError(HonkerError, RuntimeError):
+    """Database is closed. Open a new one with ``honker.open(path)``."""
+
+
+class NestedTransactionError(HonkerError, RuntimeError):
+    """A second ``db.transaction()`` was opened on a thread that already holds
+    one. Keep one transaction open and pass ``tx=`` to the helpers instead."""
+
+
+class TransactionNotStartedError(HonkerError, RuntimeError):
+    """The transaction object was used outside its ``with`` block."""
+
+
+class WatcherDiedError(HonkerError, RuntimeError):
+    """The update watcher stopped: the database was closed, or its file was
+    replaced (renamed over, restored). Reopen it with ``honker.open()``."""
+
+
+class ParameterError(HonkerError, TypeError):
+    """An SQL parameter or a payload has a type honker cannot store."""
+
+
+class ConfigError(HonkerError, ValueError):
+    """An option passed to honker is out of range or conflicts with an earlier
+    one; the message names it."""
+
+
+class ScheduleError(HonkerError, ValueError):
+    """A schedule expression could not be parsed or never fires; the message
+    is honker's parser message."""
+
+
+class LockHeld(HonkerError):
+    """``db.lock(name)`` found the lock held by another owner. Try again later,
+    or wait for its TTL to run out."""
+
+
+class LeadershipLost(HonkerError):
+    """The scheduler's leader lock was taken over by another process."""
+
+
+class UnknownTaskError(HonkerError):
+    """A job named a task that is not registered in this process."""
+
+
+_BY_CODE: dict[str, type[DatabaseError]] = {
+    "SQLITE_BUSY": BusyError,
+    "SQLITE_LOCKED": BusyError,
+    "SQLITE_READONLY": ReadOnlyDatabaseError,
+    "SQLITE_FULL": DiskFullError,
+    "SQLITE_CORRUPT": CorruptDatabaseError,
+    "SQLITE_NOTADB": CorruptDatabaseError,
+}
+
+
+def from_sqlite(exc: sqlite3.Error, message: str | None = None) -> DatabaseError:
+    """Translate a ``sqlite3`` exception into our hierarchy (message kept)."""
+    name = getattr(exc, "sqlite_errorname", None)
+    base = name.split("_", 2)[:2] if name else None
+    key = "_".join(base) if base else ""
+    cls = _BY_CODE.get(name or "", None) or _BY_CODE.get(key, DatabaseError)
+    err = cls(message if message is not None else str(exc))
+    err.sqlite_errorcode = getattr(exc, "sqlite_errorcode", None)
+    err.sqlite_errorname = name
+    return err

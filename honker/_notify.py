@@ -1,0 +1,98 @@
+"""Pub/sub: ``tx.notify()`` and ``db.listen()`` (python-api.md §8).
+
+Notifications are rows in ``_honker_notifications``; a listener remembers the
+last id it delivered and re-reads after every commit tick. Like ``pg_notify``
+there is no replay: a listener starts at the channel's newest id when it is
+created.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from ._sql import Q
+
+if TYPE_CHECKING:
+    from ._database import Database
+
+
+class Notification:
+    """One delivered notification."""
+
+    __slots__ = ("id", "channel", "created_at", "_raw", "_payload")
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.id = row["id"]
+        self.channel = row["channel"]
+        self.created_at = row.get("created_at", 0)
+        self._raw = row.get("payload")
+        self._payload: Any = _NOT_DECODED
+
+    @property
+    def payload(self) -> Any:
+        """Decoded payload; ``None``, ``""`` and ``"null"`` give None; text that
+        is not JSON is returned as is."""
+        if self._payload is _NOT_DECODED:
+            raw = self._raw
+            if raw is None or raw == "" or raw == "null":
+                value = None
+            else:
+                try:
+                    value = json.loads(raw)
+                except (TypeError, ValueError):
+                    value = raw
+            self._payload = value
+        return self._payload
+
+    def __repr__(self) -> str:
+        return f"Notification(id={self.id}, channel={self.channel!r})"
+
+
+_NOT_DECODED: Any = object()
+
+
+class Listener:
+    """Async iterator of the notifications committed to ``channel`` after creation.
+
+    Semantics:
+    - subscribes to commit ticks first, then snapshots the channel's max id,
+      so nothing committed after ``db.listen()`` returns is missed;
+    - delivers in id order, without duplicates; rows pruned before they are
+      read are skipped;
+    - waits for a tick, or ``fallback_poll_s`` (None: no fallback);
+    - raises the watcher-died ``RuntimeError`` after ``db.close()`` or when
+      the file is replaced.
+
+    Example::
+
+        async for n in db.listen("orders"):
+            print(n.payload)
+    """
+
+    def __init__(self, db: Database, channel: str, fallback_poll_s: float | None = 15.0) -> None:
+        self.db = db
+        self.channel = channel
+        self.fallback_poll_s = fallback_poll_s
+        self._updates = db.update_events()
+        rows = db.query(Q["notify_max_id"], (channel,))
+        self._last_seen: int = next(iter(rows[0].values()))
+        self._buffer: deque[Notification] = deque()
+
+    def __aiter__(self) -> Listener:
+        return self
+
+    async def __anext__(self) -> Notification:
+        while not self._buffer:
+            rows = self.db.query(Q["notify_since"], (self.channel, self._last_seen))
+            if rows:
+                self._buffer.extend(Notification(r) for r in rows)
+                self._last_seen = rows[-1]["id"]
+                break
+            await self._updates.wait(self.fallback_poll_s)
+        return self._buffer.popleft()
+
+    def close(self) -> None:
+        """Unsubscribe (also happens on garbage collection)."""
+        self._updates.close()

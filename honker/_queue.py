@@ -1,0 +1,374 @@
+"""Queues, claimed jobs, and job results (python-api.md §9–11).
+
+Semantics shared by every method:
+- each call without ``tx=`` is one write transaction of its own;
+- job-id operations (ack, retry, fail, heartbeat, cancel, get_job, results)
+  act on the id whatever queue the handle names, as in honker;
+- time is SQLite's ``unixepoch()`` in whole seconds: a claim is valid while
+  ``claim_expires_at >= now`` and reclaimable once ``< now``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import _txjoin
+from ._database import UNSET, _json_payload
+from ._engine import queue as ops
+from ._engine import results as result_ops
+from ._engine.schema import queue_init
+from ._errors import ConfigError, HonkerError
+
+if TYPE_CHECKING:
+    from ._database import Database
+    from ._watcher import UpdateEvents
+
+DEFAULT_VISIBILITY_TIMEOUT_S = 300
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_IDLE_POLL_S = 5.0
+DEFAULT_RESULT_WAIT_FALLBACK_S = 15.0
+
+
+class QueueInTransactionError(HonkerError, RuntimeError):
+    """A queue was first opened while this thread had a transaction open.
+    Construct the queue first, then pass tx= to enqueue."""
+
+
+def open_queue(db: Database, name: str, vt: Any, max_attempts: Any) -> Queue:
+    """``db.queue(...)``: the memoised handle, with honker's conflict rules."""
+    cached = db._queues.get(name)
+    if cached is not None and vt is UNSET and max_attempts is UNSET:
+        return cached
+    vt_i = DEFAULT_VISIBILITY_TIMEOUT_S if vt is UNSET else int(vt)
+    ma_i = DEFAULT_MAX_ATTEMPTS if max_attempts is UNSET else int(max_attempts)
+    if cached is not None:
+        if (cached.visibility_timeout_s, cached.max_attempts) != (vt_i, ma_i):
+            raise ConfigError(
+                f"queue {name!r} already opened with visibility_timeout_s="
+                f"{cached.visibility_timeout_s}, max_attempts={cached.max_attempts}; got "
+                f"visibility_timeout_s={vt_i}, max_attempts={ma_i}"
+            )
+        return cached
+    if db._tx_depth:
+        raise QueueInTransactionError(
+            f"cannot construct Queue {name!r} while a db.transaction() is open: schema init "
+            "needs its own write transaction and would deadlock the single writer. Construct "
+            "the queue first, then pass tx= to enqueue."
+        )
+    q = Queue(db, name, vt_i, ma_i)
+    db._queues[name] = q
+    return q
+
+
+class Queue:
+    """A named job queue inside the database file.
+
+    Example::
+
+        q = db.queue("emails")
+        q.enqueue({"to": "a@example.com"})
+        job = q.claim_one("worker-1")
+        if job:
+            send(job.payload)
+            job.ack()
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        name: str,
+        visibility_timeout_s: int = DEFAULT_VISIBILITY_TIMEOUT_S,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> None:
+        if not isinstance(name, str):
+            raise ConfigError(f"queue name must be a str, got {type(name).__name__}")
+        self.db = db
+        self.name = name
+        self.visibility_timeout_s = int(visibility_timeout_s)
+        self.max_attempts = int(max_attempts)
+        db._write(queue_init)
+
+    # -- producing ------------------------------------------------------------
+    def enqueue(
+        self,
+        payload: Any,
+        tx: Any = None,
+        run_at: float | None = None,
+        delay: float | None = None,
+        priority: int = 0,
+        expires: float | None = None,
+        max_attempts: int | None = None,
+    ) -> int:
+        """Add a job; returns its id.
+
+        Semantics:
+        - ``payload`` is stored as ``json.dumps(payload)``;
+        - with ``tx`` the job commits (or rolls back) with the caller's
+          transaction; workers wake when it commits;
+        - ``delay`` (seconds from now) wins over ``run_at`` (unix seconds);
+          both are truncated to whole seconds; neither means now;
+        - ``expires``: seconds from now after which the job is never claimed;
+        - ``priority``: higher first; ``max_attempts``: executions allowed
+          (default: the queue's).
+        """
+        text = _json_payload(payload)
+        args = (
+            self.name,
+            text,
+            None if run_at is None else int(run_at),
+            None if delay is None else int(delay),
+            int(priority),
+            self.max_attempts if max_attempts is None else int(max_attempts),
+            None if expires is None else int(expires),
+        )
+        return _txjoin.run(self.db, tx, ops.enqueue, "honker_enqueue", *args)
+
+    # -- claiming -------------------------------------------------------------
+    def claim_batch(self, worker_id: str, n: int) -> list[Job]:
+        """Claim up to ``n`` due jobs for ``worker_id`` (one transaction).
+
+        Semantics: exhausted claimable rows are dead-lettered first (``max
+        attempts exceeded``); each claimed row gets ``attempts += 1`` and a
+        claim valid for ``visibility_timeout_s``. Concurrent claimers never
+        get the same row. ``n <= 0`` returns ``[]`` without touching the file.
+        """
+        n = int(n)
+        if n <= 0:
+            return []
+        rows = self.db._write(ops.claim_batch, self.name, worker_id, n, self.visibility_timeout_s)
+        return [Job(self, row) for row in rows]
+
+    def claim_one(self, worker_id: str) -> Job | None:
+        """Claim the next due job, or None."""
+        jobs = self.claim_batch(worker_id, 1)
+        return jobs[0] if jobs else None
+
+    def claim(self, worker_id: str, idle_poll_s: float | None = DEFAULT_IDLE_POLL_S) -> _WorkerQueueIter:
+        """Async iterator of claimed jobs that waits efficiently when idle.
+
+        Semantics: subscribes to commits *before* the first claim; when the
+        queue is empty it sleeps until the next commit, the next due
+        ``run_at``, the next reclaimable claim deadline, or ``idle_poll_s``
+        (None: no fallback). It never ends; the caller acks each job.
+
+        Example::
+
+            async for job in q.claim("worker-1"):
+                handle(job.payload)
+                job.ack()
+        """
+        return _WorkerQueueIter(self, worker_id, idle_poll_s)
+
+    def _next_claim_at(self) -> int:
+        return self.db._write(ops.next_claim_at, self.name)
+
+    # -- per-job operations ---------------------------------------------------
+    def ack(self, job_id: int, worker_id: str) -> bool:
+        """Delete the job if ``worker_id`` still holds a valid claim on it."""
+        return bool(self.db._write(ops.ack, int(job_id), worker_id))
+
+    def ack_batch(self, job_ids: Any, worker_id: str) -> int:
+        """Ack many jobs in one transaction; returns how many were ours."""
+        ids = [int(i) for i in job_ids]
+        if not ids:
+            return 0
+        return self.db._write(ops.ack_batch, json.dumps(ids), worker_id)
+
+    def retry(self, job_id: int, worker_id: str, delay_s: int, error: str) -> bool:
+        """Return our claimed job to pending after ``delay_s``, or dead-letter it
+        if it used its last attempt. False if we do not hold a valid claim."""
+        return bool(self.db._write(ops.retry, int(job_id), worker_id, int(delay_s), str(error)))
+
+    def fail(self, job_id: int, worker_id: str, error: str) -> bool:
+        """Move our claimed job to the dead table with ``error``."""
+        return bool(self.db._write(ops.fail, int(job_id), worker_id, str(error)))
+
+    def heartbeat(self, job_id: int, worker_id: str, extend_s: int | None = None) -> bool:
+        """Reset our claim's deadline to now + ``extend_s`` (default: the
+        visibility timeout). False once the claim has expired."""
+        extend = self.visibility_timeout_s if extend_s is None else int(extend_s)
+        return bool(self.db._write(ops.heartbeat, int(job_id), worker_id, extend))
+
+    def cancel(self, job_id: int) -> bool:
+        """Delete a pending or processing job, whoever holds it."""
+        return bool(self.db._write(ops.cancel, int(job_id)))
+
+    def get_job(self, job_id: int) -> dict[str, Any] | None:
+        """The live row as a dict (``payload`` is the raw JSON text), or None."""
+        row = self.db._write(ops.get_job, int(job_id))
+        return None if row is None else dict(zip(ops.JOB_COLUMNS, row, strict=True))
+
+    def sweep_expired(self) -> int:
+        """Move this queue's expired pending jobs to the dead table (``expired``)."""
+        return self.db._write(ops.sweep_expired, self.name)
+
+    # -- results ----------------------------------------------------------------
+    def save_result(self, job_id: int, value: Any, ttl: float | None = None, tx: Any = None) -> None:
+        """Store ``json.dumps(value)`` as the result of ``job_id``.
+
+        ``ttl`` seconds (truncated); None or <= 0 keeps it forever. A second
+        save replaces the value and expiry.
+        """
+        text = _json_payload(value)
+        ttl_s = 0 if ttl is None else int(ttl)
+        _txjoin.run(self.db, tx, result_ops.save, "honker_result_save", int(job_id), text, ttl_s)
+
+    def get_result(self, job_id: int) -> tuple[bool, Any]:
+        """``(True, value)`` if a result is stored and unexpired, else ``(False, None)``."""
+        raw = self.db._write(result_ops.get, int(job_id))
+        return (False, None) if raw is None else (True, json.loads(raw))
+
+    async def wait_result(self, job_id: int, timeout: float | None = None) -> Any:
+        """Wait until the job's result is stored; return it.
+
+        Raises ``TimeoutError`` after ``timeout`` seconds (None: wait forever).
+        """
+        updates = self.db.update_events()
+        try:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                found, value = self.get_result(job_id)
+                if found:
+                    return value
+                if deadline is None:
+                    wait_s: float = DEFAULT_RESULT_WAIT_FALLBACK_S
+                else:
+                    wait_s = deadline - time.monotonic()
+                    if wait_s <= 0:
+                        raise asyncio.TimeoutError(f"wait_result({job_id}) timed out")
+                await updates.wait(wait_s)
+        finally:
+            updates.close()
+
+    def sweep_results(self) -> int:
+        """Delete every expired result in the database; returns the count."""
+        return self.db._write(result_ops.sweep)
+
+    # -- tasks (honker._tasks) ------------------------------------------------
+    def task(self, name: str | None = None, **kwargs: Any) -> Any:
+        from ._tasks import task_decorator
+
+        return task_decorator(self, name, **kwargs)
+
+    def periodic_task(self, schedule: Any, **kwargs: Any) -> Any:
+        from ._tasks import periodic_task_decorator
+
+        return periodic_task_decorator(self, schedule, **kwargs)
+
+
+class Job:
+    """A claimed job.
+
+    Only ``id``, ``queue_name``, ``payload``, ``worker_id``, ``attempts`` and
+    ``claim_expires_at`` come from the row; like honker, the other fields hold
+    defaults (``max_attempts`` is the queue handle's).
+    """
+
+    __slots__ = (
+        "queue",
+        "id",
+        "queue_name",
+        "worker_id",
+        "attempts",
+        "claim_expires_at",
+        "state",
+        "priority",
+        "run_at",
+        "max_attempts",
+        "last_error",
+        "created_at",
+        "_raw",
+        "_payload",
+    )
+
+    def __init__(self, queue: Queue, row: Any) -> None:
+        self.queue = queue
+        if isinstance(row, dict):
+            row = (
+                row["id"],
+                row.get("queue", queue.name),
+                row.get("payload"),
+                row.get("worker_id"),
+                row.get("attempts", 0),
+                row.get("claim_expires_at"),
+            )
+        self.id, self.queue_name, self._raw, self.worker_id, self.attempts, self.claim_expires_at = row
+        self.state = "processing"
+        self.priority = 0
+        self.run_at = 0
+        self.max_attempts = queue.max_attempts
+        self.last_error: str | None = None
+        self.created_at = 0
+        self._payload: Any = _NOT_DECODED
+
+    @property
+    def payload(self) -> Any:
+        """The decoded payload (``json.loads`` on first access)."""
+        if self._payload is _NOT_DECODED:
+            self._payload = json.loads(self._raw) if self._raw else None
+        return self._payload
+
+    def ack(self) -> bool:
+        """Finish the job (deletes it) if our claim is still valid."""
+        return self.queue.ack(self.id, self.worker_id)
+
+    def retry(self, delay_s: int = 60, error: str = "") -> bool:
+        """Run it again after ``delay_s`` (dead-letters it on its last attempt)."""
+        return self.queue.retry(self.id, self.worker_id, delay_s, error)
+
+    def fail(self, error: str = "") -> bool:
+        """Move it to the dead table now."""
+        return self.queue.fail(self.id, self.worker_id, error)
+
+    def heartbeat(self, extend_s: int | None = None) -> bool:
+        """Extend our claim (default: by the queue's visibility timeout)."""
+        return self.queue.heartbeat(self.id, self.worker_id, extend_s)
+
+    def __repr__(self) -> str:
+        return f"Job(id={self.id}, queue={self.queue_name!r}, attempts={self.attempts})"
+
+
+_NOT_DECODED: Any = object()
+
+
+def _claim_or_deadline(
+    conn: Any, queue: str, worker_id: str, timeout_s: int
+) -> tuple[list[ops.ClaimRow], int]:
+    rows = ops.claim_batch(conn, queue, worker_id, 1, timeout_s)
+    return rows, (0 if rows else ops.next_claim_at(conn, queue))
+
+
+class _WorkerQueueIter:
+    """The iterator behind :meth:`Queue.claim`."""
+
+    def __init__(self, queue: Queue, worker_id: str, idle_poll_s: float | None) -> None:
+        self.queue = queue
+        self.worker_id = worker_id
+        self.idle_poll_s = idle_poll_s
+        # Subscribe before the first claim, so a commit in between is not lost.
+        self._updates: UpdateEvents = queue.db.update_events()
+
+    def __aiter__(self) -> _WorkerQueueIter:
+        return self
+
+    async def __anext__(self) -> Job:
+        q = self.queue
+        while True:
+            # One transaction: claim, or learn when the next job becomes due.
+            rows, next_at = q.db._write(
+                _claim_or_deadline, q.name, self.worker_id, q.visibility_timeout_s
+            )
+            if rows:
+                return Job(q, rows[0])
+            timeout = self.idle_poll_s
+            if next_at > 0:
+                until = max(0.0, next_at - time.time())
+                timeout = until if timeout is None else min(timeout, until)
+            await self._updates.wait(timeout)
+
+    def close(self) -> None:
+        """Unsubscribe from the watcher (also happens on garbage collection)."""
+        self._updates.close()

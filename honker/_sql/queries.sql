@@ -1,0 +1,217 @@
+-- Every statement honker runs, by name (loaded by honker/_sql/__init__.py).
+-- Time is always SQLite's unixepoch(), the clock every other process and
+-- every other honker binding compares against (engine.md §3).
+-- Boundaries (engine.md §10.3): a claim is valid while claim_expires_at >= now
+-- and reclaimable when < now; a row is expired when expires_at <= now.
+
+-- name: notify
+INSERT INTO _honker_notifications (channel, payload) VALUES (?1, ?2);
+
+-- name: notify_max_id
+SELECT COALESCE(MAX(id), 0) FROM _honker_notifications WHERE channel = ?1;
+
+-- name: notify_since
+SELECT id, channel, payload, created_at FROM _honker_notifications
+ WHERE channel = ?1 AND id > ?2 ORDER BY id;
+
+-- name: notify_prune
+DELETE FROM _honker_notifications
+ WHERE (?1 IS NOT NULL AND created_at < unixepoch() - ?1)
+    OR (?2 IS NOT NULL AND id <= (SELECT id FROM _honker_notifications
+                                   ORDER BY id DESC LIMIT 1 OFFSET ?2));
+
+-- name: enqueue
+-- delay wins over run_at; neither means now (engine.md §4.2).
+INSERT INTO _honker_live (queue, payload, run_at, priority, max_attempts, expires_at)
+VALUES (?1, ?2, COALESCE(unixepoch() + ?4, ?3, unixepoch()), ?5, ?6, unixepoch() + ?7);
+
+-- name: deadletter_exhausted
+DELETE FROM _honker_live
+ WHERE queue = ?1
+   AND state IN ('pending', 'processing')
+   AND attempts >= max_attempts
+   AND (expires_at IS NULL OR expires_at > unixepoch())
+   AND ((state = 'pending' AND run_at <= unixepoch())
+        OR (state = 'processing' AND claim_expires_at < unixepoch()))
+RETURNING id, queue, payload, priority, run_at, max_attempts, attempts, created_at;
+
+-- name: insert_dead
+INSERT INTO _honker_dead
+  (id, queue, payload, priority, run_at, max_attempts, attempts, last_error, created_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9);
+
+-- name: claim
+-- `state IN (...)` is redundant but lets the planner prove the partial index
+-- _honker_live_claim applies (without it: full scan + temp B-tree).
+UPDATE _honker_live
+   SET state = 'processing', worker_id = ?2,
+       claim_expires_at = unixepoch() + ?4, attempts = attempts + 1
+ WHERE id IN (
+   SELECT id FROM _honker_live
+    WHERE queue = ?1
+      AND state IN ('pending', 'processing')
+      AND attempts < max_attempts
+      AND (expires_at IS NULL OR expires_at > unixepoch())
+      AND ((state = 'pending' AND run_at <= unixepoch())
+           OR (state = 'processing' AND claim_expires_at < unixepoch()))
+    ORDER BY priority DESC, run_at ASC, id ASC
+    LIMIT ?3)
+RETURNING id, queue, payload, worker_id, attempts, claim_expires_at;
+
+-- name: ack
+DELETE FROM _honker_live
+ WHERE id = ?1 AND worker_id = ?2 AND claim_expires_at >= unixepoch();
+
+-- name: ack_batch
+DELETE FROM _honker_live
+ WHERE id IN (SELECT value FROM json_each(?1))
+   AND worker_id = ?2 AND claim_expires_at >= unixepoch()
+RETURNING id;
+
+-- name: retry_select
+SELECT id, queue, payload, priority, run_at, max_attempts, attempts, created_at
+  FROM _honker_live
+ WHERE id = ?1 AND worker_id = ?2 AND claim_expires_at >= unixepoch()
+   AND state = 'processing';
+
+-- name: delete_live
+DELETE FROM _honker_live WHERE id = ?1;
+
+-- name: retry_requeue
+UPDATE _honker_live
+   SET state = 'pending', run_at = unixepoch() + ?2,
+       worker_id = NULL, claim_expires_at = NULL
+ WHERE id = ?1;
+
+-- name: fail
+DELETE FROM _honker_live
+ WHERE id = ?1 AND worker_id = ?2 AND claim_expires_at >= unixepoch()
+RETURNING id, queue, payload, priority, run_at, max_attempts, attempts, created_at;
+
+-- name: heartbeat
+UPDATE _honker_live SET claim_expires_at = unixepoch() + ?3
+ WHERE id = ?1 AND worker_id = ?2 AND state = 'processing'
+   AND claim_expires_at >= unixepoch();
+
+-- name: cancel
+DELETE FROM _honker_live WHERE id = ?1 AND state IN ('pending', 'processing');
+
+-- name: get_job
+SELECT attempts, claim_expires_at, created_at, expires_at, id, max_attempts,
+       payload, priority, queue, run_at, state, worker_id
+  FROM _honker_live WHERE id = ?1;
+
+-- name: next_claim_at
+-- Exhausted rows are ignored: nothing can claim them (engine.md §5.1).
+SELECT COALESCE(MIN(t), 0) FROM (
+  SELECT * FROM (
+    SELECT run_at AS t FROM _honker_live
+     WHERE queue = ?1 AND state = 'pending' AND run_at > unixepoch()
+       AND attempts < max_attempts
+       AND (expires_at IS NULL OR expires_at > unixepoch())
+     ORDER BY run_at LIMIT 1)
+  UNION ALL
+  SELECT * FROM (
+    SELECT claim_expires_at + 1 AS t FROM _honker_live
+     WHERE queue = ?1 AND state = 'processing' AND claim_expires_at >= unixepoch()
+       AND attempts < max_attempts
+       AND (expires_at IS NULL OR expires_at > unixepoch())
+     ORDER BY claim_expires_at LIMIT 1));
+
+-- name: sweep_expired
+DELETE FROM _honker_live
+ WHERE queue = ?1 AND state = 'pending'
+   AND expires_at IS NOT NULL AND expires_at <= unixepoch()
+RETURNING id, queue, payload, priority, run_at, max_attempts, attempts, created_at;
+
+-- name: lock_delete_expired
+DELETE FROM _honker_locks WHERE name = ?1 AND expires_at <= unixepoch();
+
+-- name: lock_insert
+INSERT OR IGNORE INTO _honker_locks (name, owner, expires_at)
+VALUES (?1, ?2, unixepoch() + ?3);
+
+-- name: lock_owner
+SELECT owner FROM _honker_locks WHERE name = ?1;
+
+-- name: lock_release
+DELETE FROM _honker_locks WHERE name = ?1 AND owner = ?2;
+
+-- name: lock_renew
+UPDATE _honker_locks SET expires_at = unixepoch() + ?3 WHERE name = ?1 AND owner = ?2;
+
+-- name: rate_limit_try
+INSERT INTO _honker_rate_limits (name, window_start, count)
+VALUES (?1, (unixepoch() / ?2) * ?2, 1)
+ON CONFLICT (name, window_start) DO UPDATE SET count = count + 1 WHERE count < ?3;
+
+-- name: rate_limit_sweep
+DELETE FROM _honker_rate_limits WHERE window_start < unixepoch() - ?1;
+
+-- name: result_save
+-- On conflict created_at keeps the first insert's value (engine.md §4.5).
+INSERT INTO _honker_results (job_id, value, expires_at)
+VALUES (?1, ?2, CASE WHEN ?3 > 0 THEN unixepoch() + ?3 END)
+ON CONFLICT (job_id) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at;
+
+-- name: result_get
+SELECT value FROM _honker_results
+ WHERE job_id = ?1 AND (expires_at IS NULL OR expires_at > unixepoch());
+
+-- name: result_sweep
+DELETE FROM _honker_results WHERE expires_at IS NOT NULL AND expires_at <= unixepoch();
+
+-- name: stream_publish
+INSERT INTO _honker_stream (topic, key, payload) VALUES (?1, ?2, ?3);
+
+-- name: stream_read_since
+SELECT created_at, key, offset, payload, topic FROM _honker_stream
+ WHERE topic = ?1 AND offset > ?2 ORDER BY offset ASC LIMIT ?3;
+
+-- name: stream_save_offset
+INSERT INTO _honker_stream_consumers (name, topic, offset) VALUES (?1, ?2, ?3)
+ON CONFLICT (name, topic) DO UPDATE SET offset = excluded.offset
+ WHERE excluded.offset > _honker_stream_consumers.offset;
+
+-- name: stream_get_offset
+SELECT offset FROM _honker_stream_consumers WHERE name = ?1 AND topic = ?2;
+
+-- name: scheduler_register
+INSERT INTO _honker_scheduler_tasks
+  (name, queue, cron_expr, payload, priority, expires_s, next_fire_at, max_attempts)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+ON CONFLICT (name) DO UPDATE SET
+  queue = excluded.queue, cron_expr = excluded.cron_expr, payload = excluded.payload,
+  priority = excluded.priority, expires_s = excluded.expires_s,
+  next_fire_at = excluded.next_fire_at, max_attempts = excluded.max_attempts;
+
+-- name: scheduler_unregister
+DELETE FROM _honker_scheduler_tasks WHERE name = ?1;
+
+-- name: scheduler_pause
+UPDATE _honker_scheduler_tasks SET enabled = 0 WHERE name = ?1 AND enabled = 1;
+
+-- name: scheduler_resume
+UPDATE _honker_scheduler_tasks SET enabled = 1 WHERE name = ?1 AND enabled = 0;
+
+-- name: scheduler_soonest
+SELECT COALESCE(MIN(next_fire_at), 0) FROM _honker_scheduler_tasks WHERE enabled = 1;
+
+-- name: scheduler_list
+SELECT cron_expr, enabled, expires_s, COALESCE(max_attempts, 3) AS max_attempts,
+       name, next_fire_at, payload, priority, queue
+  FROM _honker_scheduler_tasks ORDER BY name;
+
+-- name: scheduler_exists
+SELECT 1 FROM _honker_scheduler_tasks WHERE name = ?1;
+
+-- name: scheduler_due
+SELECT name, queue, cron_expr, payload, priority, expires_s, next_fire_at,
+       COALESCE(max_attempts, 3)
+  FROM _honker_scheduler_tasks WHERE next_fire_at <= ?1 AND enabled = 1;
+
+-- name: scheduler_set_next
+UPDATE _honker_scheduler_tasks SET next_fire_at = ?2 WHERE name = ?1;
+
+-- name: now
+SELECT unixepoch();
