@@ -8,6 +8,7 @@ fail with SQLITE_BUSY halfway), a lazily grown pool of readers for
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _functions, _marshal
 from ._engine import pubsub, schema
+from ._engine.queue import Watermarks
 from ._errors import (
     ConfigError,
     DatabaseClosedError,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from ._stream import Stream
 
 T = TypeVar("T")
+_dumps = json.dumps
 UNSET: Any = object()  # "argument not given", where None means something
 
 PRAGMAS = (
@@ -78,11 +81,20 @@ def translate(exc: BaseException) -> BaseException:
     return exc
 
 
+def _text(raw: bytes) -> str:
+    """TEXT column values; invalid UTF-8 reads as "" as in honker (python-api.md §6)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+
+
 def connect(path: str) -> sqlite3.Connection:
     """An application connection with honker's PRAGMAs (writer and readers)."""
     conn = sqlite3.connect(
         path, uri=True, isolation_level=None, check_same_thread=False, cached_statements=256
     )
+    conn.text_factory = _text
     try:
         for pragma in PRAGMAS:
             conn.execute(pragma).fetchall()
@@ -99,10 +111,16 @@ class Transaction:
     on success and rolls back on an exception.
     """
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_conn", "_marks")
 
-    def __init__(self, conn: sqlite3.Connection | None) -> None:
+    def __init__(self, conn: sqlite3.Connection | None, marks: Watermarks | None = None) -> None:
         self._conn = conn
+        self._marks = marks
+
+    def _user_sql(self, sql: str) -> None:
+        # Hand edits of job rows void the dead-letter watermarks (see Watermarks).
+        if self._marks is not None and "_honker_live" in sql:
+            self._marks.invalidate()
 
     def _live(self) -> sqlite3.Connection:
         conn = self._conn
@@ -113,6 +131,7 @@ class Transaction:
     def execute(self, sql: str, params: object = None) -> None:
         """Run one statement that returns no rows (use :meth:`query` for those)."""
         conn = self._live()
+        self._user_sql(sql)
         try:
             cur = conn.execute(sql, _marshal.params(params))
         except (sqlite3.Error, OverflowError) as exc:
@@ -124,6 +143,7 @@ class Transaction:
     def query(self, sql: str, params: object = None) -> list[dict[str, Any]]:
         """Run one statement and return its rows as dicts."""
         conn = self._live()
+        self._user_sql(sql)
         try:
             return _marshal.rows(conn.execute(sql, _marshal.params(params)))
         except (sqlite3.Error, OverflowError) as exc:
@@ -153,10 +173,8 @@ class Transaction:
 
 
 def _json_payload(payload: Any) -> str:
-    import json
-
     try:
-        return json.dumps(payload)
+        return _dumps(payload)
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"payload is not JSON-serialisable: {exc}") from None
 
@@ -172,7 +190,7 @@ class _TxDepthGuard:
 
     def __enter__(self) -> Transaction:
         conn = self._db._begin()
-        self._tx = Transaction(conn)
+        self._tx = Transaction(conn, self._db._marks)
         return self._tx
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -221,6 +239,7 @@ class Database:
         self._queues: dict[str, Queue] = {}
         self._streams: dict[str, Stream] = {}
         self._outboxes: dict[str, Outbox] = {}
+        self._marks = Watermarks()
         try:
             writer = connect(path)
         except sqlite3.Error as exc:
@@ -228,7 +247,7 @@ class Database:
         self._writer: sqlite3.Connection | None = writer
         try:
             self.path: str = writer.execute("PRAGMA database_list").fetchone()[2] or path
-            _functions.register(writer)
+            _functions.register(writer, self._marks)
             self._write(schema.install_all)
         except BaseException:
             self._writer = None

@@ -99,9 +99,14 @@ def _cron_next_after(expr: str, from_unix: int) -> int:
     return next_after(expr, from_unix)
 
 
-def register(conn: sqlite3.Connection) -> None:
-    """Register every honker SQL function on ``conn`` (idempotent)."""
+def register(conn: sqlite3.Connection, marks: queue.Watermarks | None = None) -> None:
+    """Register every honker SQL function on ``conn`` (idempotent).
+
+    ``marks`` is the connection's dead-letter watermark state (see
+    :class:`honker._engine.queue.Watermarks`); a new one is made if not given.
+    """
     c = conn
+    m = queue.Watermarks() if marks is None else marks
     table: list[tuple[str, Sequence[str], Callable[..., Any]]] = [
         ("notify", "tt", lambda ch, p: pubsub.notify(c, ch, p)),
         ("honker_bootstrap", "", lambda: schema.bootstrap(c)),
@@ -113,7 +118,7 @@ def register(conn: sqlite3.Connection) -> None:
         (
             "honker_claim_batch",
             "ttii",
-            lambda *a: _json_rows(_CLAIM_COLUMNS, queue.claim_batch(c, *a)),
+            lambda *a: _json_rows(_CLAIM_COLUMNS, queue.claim_batch(c, *a, m)),
         ),
         ("honker_ack", "it", lambda *a: queue.ack(c, *a)),
         ("honker_ack_batch", "tt", lambda *a: queue.ack_batch(c, *a)),

@@ -114,17 +114,19 @@ class Queue:
         - ``priority``: higher first; ``max_attempts``: executions allowed
           (default: the queue's).
         """
-        text = _json_payload(payload)
-        args = (
+        return _txjoin.run(
+            self.db,
+            tx,
+            ops.enqueue,
+            "honker_enqueue",
             self.name,
-            text,
+            _json_payload(payload),
             None if run_at is None else int(run_at),
             None if delay is None else int(delay),
             int(priority),
             self.max_attempts if max_attempts is None else int(max_attempts),
             None if expires is None else int(expires),
         )
-        return _txjoin.run(self.db, tx, ops.enqueue, "honker_enqueue", *args)
 
     # -- claiming -------------------------------------------------------------
     def claim_batch(self, worker_id: str, n: int) -> list[Job]:
@@ -138,7 +140,9 @@ class Queue:
         n = int(n)
         if n <= 0:
             return []
-        rows = self.db._write(ops.claim_batch, self.name, worker_id, n, self.visibility_timeout_s)
+        rows = self.db._write(
+            ops.claim_batch, self.name, worker_id, n, self.visibility_timeout_s, self.db._marks
+        )
         return [Job(self, row) for row in rows]
 
     def claim_one(self, worker_id: str) -> Job | None:
@@ -335,9 +339,9 @@ _NOT_DECODED: Any = object()
 
 
 def _claim_or_deadline(
-    conn: Any, queue: str, worker_id: str, timeout_s: int
+    conn: Any, queue: str, worker_id: str, timeout_s: int, marks: ops.Watermarks
 ) -> tuple[list[ops.ClaimRow], int]:
-    rows = ops.claim_batch(conn, queue, worker_id, 1, timeout_s)
+    rows = ops.claim_batch(conn, queue, worker_id, 1, timeout_s, marks)
     return rows, (0 if rows else ops.next_claim_at(conn, queue))
 
 
@@ -359,7 +363,7 @@ class _WorkerQueueIter:
         while True:
             # One transaction: claim, or learn when the next job becomes due.
             rows, next_at = q.db._write(
-                _claim_or_deadline, q.name, self.worker_id, q.visibility_timeout_s
+                _claim_or_deadline, q.name, self.worker_id, q.visibility_timeout_s, q.db._marks
             )
             if rows:
                 return Job(q, rows[0])

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._database import Transaction
+
 if TYPE_CHECKING:
     from ._database import Database
 
@@ -18,8 +20,6 @@ T = TypeVar("T")
 
 def run(db: Database, tx: Any, fn: Callable[..., T], sql_name: str, *args: Any) -> T:
     """``fn(conn, *args)`` in ``tx`` if given (else its own transaction)."""
-    from ._database import Transaction
-
     if tx is None:
         return db._write(fn, *args)
     if type(tx) is Transaction:

@@ -8,6 +8,7 @@ it; dead rows move to ``_honker_dead``. Attempts are counted at claim time, so
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import Any
 
 from .._sql import Q
@@ -44,8 +45,80 @@ def enqueue(
     return cur.lastrowid  # type: ignore[return-value]  # an INSERT always sets it
 
 
+FULL_PASS_EVERY_S = 60.0
+
+
+class Watermarks:
+    """Per-connection memory that lets the dead-letter pass skip old rows.
+
+    honker's claim first dead-letters every exhausted claimable row of the
+    queue, which scans the whole queue (``attempts >= max_attempts`` has no
+    index) and makes claims slow down with depth. The result is the same if
+    we only look where such a row can have appeared since the last pass:
+
+    - a processing row whose claim expired: always checked, through the
+      processing-deadline index (the range holds only expired claims);
+    - a pending row inserted since the last pass (``id`` above the
+      AUTOINCREMENT counter we saw): a rowid range;
+    - a pending row that became due since the last pass (``run_at`` after the
+      last pass's ``now``): a pending-deadline index range.
+
+    A pending row cannot otherwise *become* exhausted: honker's retry only
+    returns rows with attempts left. Hand edits of ``_honker_live`` are the
+    exception: SQL naming ``_honker_live`` run through our transactions calls
+    :meth:`invalidate`; a commit by any other connection (another process, a
+    reader, a SQL shell) changes the writer's ``PRAGMA data_version``, which
+    :meth:`check` notices; and a full pass also runs every
+    ``FULL_PASS_EVERY_S`` seconds per queue.
+    """
+
+    __slots__ = ("_by_queue", "_data_version")
+
+    def __init__(self) -> None:
+        self._by_queue: dict[str, tuple[int, int, float]] = {}
+        self._data_version: int | None = None
+
+    def invalidate(self) -> None:
+        self._by_queue.clear()
+
+    def check(self, conn: sqlite3.Connection) -> None:
+        """Forget every mark if another connection committed since the last pass
+        (guarded by test_row_exhausted_by_another_connection)."""
+        version = conn.execute(Q["data_version"]).fetchone()[0]
+        if version != self._data_version:
+            self._by_queue.clear()
+            self._data_version = version
+
+
+def _deadletter_exhausted(conn: sqlite3.Connection, queue: str, marks: Watermarks | None) -> None:
+    dead = conn.execute(Q["deadletter_expired_claims"], (queue,)).fetchall()
+    now_mono = time.monotonic()
+    mark = None
+    if marks is not None:
+        marks.check(conn)
+        mark = marks._by_queue.get(queue)
+        now, seq = conn.execute(Q["watermark"]).fetchone()
+        marks._by_queue[queue] = (
+            now,
+            seq,
+            now_mono if mark is None or now_mono - mark[2] >= FULL_PASS_EVERY_S else mark[2],
+        )
+    if mark is None or now_mono - mark[2] >= FULL_PASS_EVERY_S:
+        dead += conn.execute(Q["deadletter_pending_all"], (queue,)).fetchall()
+    else:
+        last_now, last_seq, _ = mark
+        dead += conn.execute(Q["deadletter_pending_inserted"], (queue, last_seq)).fetchall()
+        dead += conn.execute(Q["deadletter_pending_became_due"], (queue, last_now)).fetchall()
+    _bury(conn, dead, MAX_ATTEMPTS_EXCEEDED)
+
+
 def claim_batch(
-    conn: sqlite3.Connection, queue: str, worker_id: str, n: int, timeout_s: int
+    conn: sqlite3.Connection,
+    queue: str,
+    worker_id: str,
+    n: int,
+    timeout_s: int,
+    marks: Watermarks | None = None,
 ) -> list[ClaimRow]:
     """``honker_claim_batch``: dead-letter exhausted claimables, then claim up to n.
 
@@ -53,10 +126,12 @@ def claim_batch(
     - a negative ``n`` means no limit; ``0`` claims nothing (the dead-letter
       pass still runs, as in honker);
     - rows are chosen by ``priority DESC, run_at, id`` but returned in the
-      UPDATE's visiting order.
+      UPDATE's visiting order;
+    - with ``marks`` the dead-letter pass only visits rows that can have
+      become exhausted since the previous pass (see :class:`Watermarks`);
+      without, it scans the queue as honker does.
     """
-    dead = conn.execute(Q["deadletter_exhausted"], (queue,)).fetchall()
-    _bury(conn, dead, MAX_ATTEMPTS_EXCEEDED)
+    _deadletter_exhausted(conn, queue, marks)
     return conn.execute(Q["claim"], (queue, worker_id, n, timeout_s)).fetchall()
 
 

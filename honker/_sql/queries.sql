@@ -25,15 +25,49 @@ DELETE FROM _honker_notifications
 INSERT INTO _honker_live (queue, payload, run_at, priority, max_attempts, expires_at)
 VALUES (?1, ?2, COALESCE(unixepoch() + ?4, ?3, unixepoch()), ?5, ?6, unixepoch() + ?7);
 
--- name: deadletter_exhausted
+-- Dead-lettering of exhausted claimable rows (engine.md §4.2 step 1) is split
+-- so that no statement scans the whole queue; see honker/_engine/queue.py.
+
+-- name: deadletter_expired_claims
+-- Processing rows whose claim ran out: a range of _honker_live_processing_deadline.
 DELETE FROM _honker_live
- WHERE queue = ?1
-   AND state IN ('pending', 'processing')
+ WHERE queue = ?1 AND state = 'processing' AND claim_expires_at < unixepoch()
    AND attempts >= max_attempts
    AND (expires_at IS NULL OR expires_at > unixepoch())
-   AND ((state = 'pending' AND run_at <= unixepoch())
-        OR (state = 'processing' AND claim_expires_at < unixepoch()))
 RETURNING id, queue, payload, priority, run_at, max_attempts, attempts, created_at;
+
+-- name: deadletter_pending_all
+-- Every due pending row of the queue: the full pass, run rarely.
+DELETE FROM _honker_live
+ WHERE queue = ?1 AND state = 'pending' AND run_at <= unixepoch()
+   AND attempts >= max_attempts
+   AND (expires_at IS NULL OR expires_at > unixepoch())
+RETURNING id, queue, payload, priority, run_at, max_attempts, attempts, created_at;
+
+-- name: deadletter_pending_inserted
+-- Pending rows inserted since the last pass: a rowid range. The unary `+`
+-- keeps the planner from preferring an index range over the whole queue.
+DELETE FROM _honker_live
+ WHERE id > ?2 AND +queue = ?1 AND state = 'pending' AND +run_at <= unixepoch()
+   AND attempts >= max_attempts
+   AND (expires_at IS NULL OR expires_at > unixepoch())
+RETURNING id, queue, payload, priority, run_at, max_attempts, attempts, created_at;
+
+-- name: deadletter_pending_became_due
+-- Pending rows that became due since the last pass: a range of
+-- _honker_live_pending_deadline.
+DELETE FROM _honker_live
+ WHERE queue = ?1 AND state = 'pending' AND run_at > ?2 AND run_at <= unixepoch()
+   AND attempts >= max_attempts
+   AND (expires_at IS NULL OR expires_at > unixepoch())
+RETURNING id, queue, payload, priority, run_at, max_attempts, attempts, created_at;
+
+-- name: data_version
+-- Changes when another connection commits (not for this connection's own commits).
+PRAGMA data_version;
+
+-- name: watermark
+SELECT unixepoch(), COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '_honker_live'), 0);
 
 -- name: insert_dead
 INSERT INTO _honker_dead

@@ -1,0 +1,38 @@
+# `make help` lists the targets. Every target sets up .venv itself.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: help demo test test-fast lint typecheck bench soak clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed  ## run the demo: producer + worker processes on one .db file
+	$(BIN)/python examples/demo.py $(ARGS)
+
+test: $(BIN)/.installed  ## run the whole test suite
+	$(BIN)/python -m pytest -q $(ARGS)
+
+lint: $(BIN)/.installed  ## ruff lint + format check
+	$(BIN)/ruff check honker tests bench examples
+	$(BIN)/ruff format --check honker
+
+typecheck: $(BIN)/.installed  ## mypy --strict on the package
+	$(BIN)/mypy
+
+$(BIN)/.bench-installed: $(BIN)/.installed
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	touch $@
+
+bench: $(BIN)/.bench-installed  ## run every benchmark in bench/ (table + chart in bench/results/)
+	cd bench && ../$(BIN)/python run_all.py $(ARGS)
+
+clean:  ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

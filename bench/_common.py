@@ -1,0 +1,76 @@
+"""Shared helpers for the benchmark scripts (not part of the library).
+
+Every figure is measured twice in the same run: through honker, and through
+bare ``sqlite3`` executing the same SQL with the same PRAGMAs and the same
+transaction boundaries. The ratio between the two is the number to quote; the
+absolute rates depend on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from honker._database import PRAGMAS  # noqa: E402
+from honker._engine import schema  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def tmp_db(name: str = "bench.db") -> str:
+    return os.path.join(tempfile.mkdtemp(prefix="honker-bench-"), name)
+
+
+def bare_connect(path: str, with_schema: bool = True) -> sqlite3.Connection:
+    """A plain sqlite3 connection set up exactly like honker's writer."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    for p in PRAGMAS:
+        conn.execute(p).fetchall()
+    if with_schema:
+        conn.execute("BEGIN IMMEDIATE")
+        schema.install_all(conn)
+        conn.execute("COMMIT")
+    return conn
+
+
+def rate(n: int, fn: Callable[[], None], repeat: int = 3) -> float:
+    """Best-of-``repeat`` operations per second of ``fn`` doing ``n`` operations."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return n / best
+
+
+def row(figure: str, ours: float, bare: float, unit: str = "ops/s", **peers: float | None) -> dict[str, object]:
+    r = {"figure": figure, "honker_py": ours, "bare_sqlite3": bare, "ratio": ours / bare, "unit": unit}
+    r.update({k: v for k, v in peers.items()})
+    return r
+
+
+def print_rows(rows: list[dict[str, object]]) -> None:
+    peers = sorted({k for r in rows for k in r} - {"figure", "honker_py", "bare_sqlite3", "ratio", "unit"})
+    head = f"{'figure':<38} {'honker-py':>11} {'bare sqlite3':>13} {'ratio':>6}" + "".join(f" {p:>14}" for p in peers)
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        line = f"{r['figure']:<38} {r['honker_py']:>11,.0f} {r['bare_sqlite3']:>13,.0f} {r['ratio']:>5.2f}x"
+        for p in peers:
+            v = r.get(p)
+            line += f" {v:>14,.0f}" if isinstance(v, int | float) else f" {'-':>14}"
+        print(line)
+
+
+def save(name: str, rows: list[dict[str, object]]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(rows, indent=2) + "\n")

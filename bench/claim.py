@@ -1,0 +1,91 @@
+"""Claim + ack throughput at queue depth 1,000 and 100,000.
+
+Each cycle is what a worker does: claim (one write transaction: the
+dead-letter pass and the claim UPDATE) then ack (one write transaction).
+Bare sqlite3 runs the same claim UPDATE and ack DELETE with the same
+transactions, but no dead-letter pass and no Python API.
+
+    python bench/claim.py [--cycles N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from _common import bare_connect, print_rows, rate, row, save, tmp_db
+
+import honker
+from honker._sql import Q
+
+
+def fill(path: str, depth: int) -> None:
+    conn = bare_connect(path)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(
+        Q["enqueue"], (("q", json.dumps({"n": i}), None, None, 0, 3, None) for i in range(depth))
+    )
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def ours(depth: int, batch: int, cycles: int) -> float:
+    path = tmp_db()
+    fill(path, depth + cycles * batch * 4)
+    db = honker.open(path)
+    q = db.queue("q")
+
+    def run() -> None:
+        for _ in range(cycles):
+            jobs = q.claim_batch("w", batch)
+            if batch == 1:
+                jobs[0].ack()
+            else:
+                q.ack_batch([j.id for j in jobs], "w")
+
+    r = rate(cycles * batch, run)
+    db.close()
+    return r
+
+
+def bare(depth: int, batch: int, cycles: int) -> float:
+    path = tmp_db()
+    fill(path, depth + cycles * batch * 4)
+    conn = bare_connect(path, with_schema=False)
+    claim, ack, ack_batch = Q["claim"], Q["ack"], Q["ack_batch"]
+
+    def run() -> None:
+        for _ in range(cycles):
+            conn.execute("BEGIN IMMEDIATE")
+            rows = conn.execute(claim, ("q", "w", batch, 300)).fetchall()
+            conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            if batch == 1:
+                conn.execute(ack, (rows[0][0], "w"))
+            else:
+                conn.execute(ack_batch, (json.dumps([r[0] for r in rows]), "w")).fetchall()
+            conn.execute("COMMIT")
+
+    r = rate(cycles * batch, run)
+    conn.close()
+    return r
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, object]]:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cycles", type=int, default=2000)
+    a = ap.parse_args(argv)
+    rows = []
+    for batch in (1, 32):
+        cycles = a.cycles if batch == 1 else max(50, a.cycles // 16)
+        for depth in (1_000, 100_000):
+            rows.append(
+                row(f"claim {batch} + ack {batch}, depth {depth:,}", ours(depth, batch, cycles), bare(depth, batch, cycles), "jobs/s")
+            )
+    print_rows(rows)
+    save("claim", rows)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
