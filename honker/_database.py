@@ -28,6 +28,7 @@ from ._errors import (
     TransactionNotStartedError,
     from_sqlite,
 )
+from ._detectors import default_backend, probe
 from ._watcher import UpdateEvents, UpdateWatcher, resolve_backend, resolve_poll_interval
 
 if TYPE_CHECKING:
@@ -69,7 +70,10 @@ def translate(exc: BaseException) -> BaseException:
             inner = _functions.take_error()
             if isinstance(inner, sqlite3.Error):
                 return from_sqlite(inner)
-            if isinstance(inner, HonkerError):
+            # honker surfaces every SQL-function failure as RuntimeError
+            # (python-api.md §2): ours already are, except ValueError-based
+            # ones such as a cron ScheduleError, which keep only their text.
+            if isinstance(inner, HonkerError) and isinstance(inner, RuntimeError):
                 return inner
             if inner is not None:
                 return SQLFunctionError(str(inner))
@@ -89,7 +93,10 @@ def _text(raw: bytes) -> str:
         return ""
 
 
-def connect(path: str) -> sqlite3.Connection:
+SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
+
+
+def connect(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
     """An application connection with honker's PRAGMAs (writer and readers)."""
     conn = sqlite3.connect(
         path, uri=True, isolation_level=None, check_same_thread=False, cached_statements=256
@@ -98,6 +105,8 @@ def connect(path: str) -> sqlite3.Connection:
     try:
         for pragma in PRAGMAS:
             conn.execute(pragma).fetchall()
+        if synchronous != "NORMAL":
+            conn.execute(f"PRAGMA synchronous = {synchronous}").fetchall()
     except BaseException:
         conn.close()
         raise
@@ -214,18 +223,23 @@ class Database:
         max_readers: int = 8,
         watcher_backend: str | None = None,
         watcher_poll_interval_ms: float | None = None,
+        *,
+        synchronous: str = "NORMAL",
     ) -> None:
         if not isinstance(path, str):
             raise ParameterError(
                 f"path must be a str, got {type(path).__name__}; pass str(path)"
             )
-        self._backend = resolve_backend(watcher_backend)
+        self._backend_choice = resolve_backend(watcher_backend)
         self._poll_interval_s = resolve_poll_interval(watcher_poll_interval_ms)
         if sqlite3.sqlite_version_info < MIN_SQLITE:
             raise DatabaseError(
                 f"honker needs SQLite >= {'.'.join(map(str, MIN_SQLITE))} "
                 f"(unixepoch, RETURNING); this Python has {sqlite3.sqlite_version}"
             )
+        if synchronous not in SYNCHRONOUS:
+            raise ConfigError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}; got {synchronous!r}")
+        self._synchronous = synchronous
         self._max_readers = max(1, int(max_readers))
         self._slot = threading.Lock()
         self._local = threading.local()
@@ -241,7 +255,7 @@ class Database:
         self._outboxes: dict[str, Outbox] = {}
         self._marks = Watermarks()
         try:
-            writer = connect(path)
+            writer = connect(path, synchronous)
         except sqlite3.Error as exc:
             raise translate(exc) from None
         self._writer: sqlite3.Connection | None = writer
@@ -249,6 +263,11 @@ class Database:
             self.path: str = writer.execute("PRAGMA database_list").fetchone()[2] or path
             _functions.register(writer, self._marks)
             self._write(schema.install_all)
+            if self._backend_choice is None:
+                self._backend = default_backend(self.path)
+            else:
+                self._backend = self._backend_choice
+                probe(self._backend, self.path)
         except BaseException:
             self._writer = None
             writer.close()
@@ -352,7 +371,7 @@ class Database:
                     break
                 self._readers_cond.wait()
         try:
-            return connect(self.path)
+            return connect(self.path, self._synchronous)
         except BaseException as exc:
             with self._readers_cond:
                 self._readers_open -= 1
@@ -377,7 +396,7 @@ class Database:
             if self._closed:
                 raise DatabaseClosedError(CLOSED)
             if self._watcher is None or not self._watcher.alive:
-                self._watcher = UpdateWatcher(self.path, self._poll_interval_s)
+                self._watcher = UpdateWatcher(self.path, self._poll_interval_s, self._backend)
             return self._watcher.subscribe()
 
     # -- lifecycle ------------------------------------------------------------
@@ -505,14 +524,24 @@ def open(  # noqa: A001  honker's public name
     max_readers: int = 8,
     watcher_backend: str | None = None,
     watcher_poll_interval_ms: float | None = None,
+    *,
+    synchronous: str = "NORMAL",
 ) -> Database:
     """Open (creating if needed) a honker database file.
 
     Semantics:
     - applies honker's PRAGMAs (WAL, synchronous=NORMAL, busy_timeout 5 s, ...)
       and installs the schema in a ``BEGIN IMMEDIATE`` transaction;
-    - ``watcher_backend``: None, "polling" or "poll";
-    - ``watcher_poll_interval_ms``: the watcher's poll cadence (default 1).
+    - ``watcher_backend``: None (the default: ``"kernel"`` on Linux, else
+      ``"polling"``), ``"polling"``/``"poll"``, ``"kernel"``/``"kernel-watcher"``,
+      ``"shm"``/``"shm-fast-path"``; an explicit backend that cannot work here
+      raises ``RuntimeError("watcher_backend probe failed: ...")``;
+    - ``watcher_poll_interval_ms``: the polling and shm backends' cadence
+      (default 1);
+    - ``synchronous`` (keyword-only, not in honker): ``"NORMAL"`` (honker's
+      setting: a commit survives a process crash, the last commits before an
+      OS crash or power loss may be lost), or ``"FULL"``/``"EXTRA"`` to fsync
+      every commit so it also survives power loss, at a cost in commit rate.
 
     Raises ``RuntimeError`` subclasses with SQLite's message for a path that
     cannot be opened, a file that is not a database, or a read-only file.
@@ -523,4 +552,6 @@ def open(  # noqa: A001  honker's public name
         q = db.queue("emails")
         q.enqueue({"to": "alice@example.com"})
     """
-    return Database(path, max_readers, watcher_backend, watcher_poll_interval_ms)
+    return Database(
+        path, max_readers, watcher_backend, watcher_poll_interval_ms, synchronous=synchronous
+    )

@@ -74,7 +74,9 @@ def load_extension(conn: Any) -> None:
     - like honker's extension, creates ``_honker_notifications`` if missing and
       sets no PRAGMAs (the journal mode stays the caller's choice);
     - call ``SELECT honker_bootstrap()`` to install the rest of the schema;
-    - with ``HONKER_EXTENSION_PATH`` set, loads that native extension instead.
+    - with ``HONKER_EXTENSION_PATH`` set, or for a connection that is not a
+      ``sqlite3.Connection``, loads honker's native extension as honker does
+      (``FileNotFoundError`` when there is none).
 
     Example::
 
@@ -82,15 +84,10 @@ def load_extension(conn: Any) -> None:
         honker.load_extension(conn)
         conn.execute("SELECT honker_bootstrap()")
     """
-    if os.environ.get("HONKER_EXTENSION_PATH"):
+    if os.environ.get("HONKER_EXTENSION_PATH") or not isinstance(conn, sqlite3.Connection):
         path, entrypoint = extension_info()
         _load_native(conn, path, entrypoint)
         return
-    if not isinstance(conn, sqlite3.Connection):
-        raise TypeError(
-            f"load_extension needs a sqlite3.Connection, got {type(conn).__name__}; "
-            "set HONKER_EXTENSION_PATH to load honker's native extension into other drivers"
-        )
     from . import _functions
     from ._engine import schema
 

@@ -21,13 +21,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
 import threading
 import time
 import weakref
-from urllib.parse import quote
+
+from typing import TYPE_CHECKING
 
 from ._errors import ConfigError, WatcherDiedError
+
+if TYPE_CHECKING:
+    from ._detectors import Detector
 
 log = logging.getLogger("honker.watcher")
 
@@ -38,25 +41,26 @@ WATCHER_DIED = (
     "recreate honker.open() to recover)"
 )
 
-_BACKEND_ALIASES = {None: "polling", "polling": "polling", "poll": "polling"}
-_FEATURE_BACKENDS = {
+# honker's names (exact, case-sensitive) for each backend.
+_BACKEND_NAMES = {
+    "polling": "polling",
+    "poll": "polling",
     "kernel": "kernel",
     "kernel-watcher": "kernel",
     "shm": "shm",
     "shm-fast-path": "shm",
 }
-_FEATURE_NAMES = {"kernel": "kernel-watcher", "shm": "shm-fast-path"}
 
 
-def resolve_backend(name: object) -> str:
-    """Map a ``watcher_backend`` argument to a backend, with honker's errors."""
-    if name is None or (isinstance(name, str) and name in _BACKEND_ALIASES):
-        return _BACKEND_ALIASES[name]  # type: ignore[index]
-    if isinstance(name, str) and name in _FEATURE_BACKENDS:
-        backend = _FEATURE_BACKENDS[name]
-        raise ConfigError(
-            f"watcher backend {backend!r} requires the {_FEATURE_NAMES[backend]} Cargo feature"
-        )
+def resolve_backend(name: object) -> str | None:
+    """Map a ``watcher_backend`` argument to a backend name (None: the default).
+
+    Raises honker's ``ValueError`` for a name it does not know.
+    """
+    if name is None:
+        return None
+    if isinstance(name, str) and name in _BACKEND_NAMES:
+        return _BACKEND_NAMES[name]
     shown = _rust_debug(name) if isinstance(name, str) else repr(name)
     raise ConfigError(f"unknown watcher backend {shown}; valid: None, 'polling', 'kernel', 'shm'")
 
@@ -184,14 +188,22 @@ def _wake_soon(loop: asyncio.AbstractEventLoop, fut: asyncio.Future[None]) -> No
 
 
 class UpdateWatcher:
-    """The watcher thread for one database file and its subscribers."""
+    """The watcher thread for one database file and its subscribers.
 
-    def __init__(self, path: str, poll_interval_s: float) -> None:
+    ``backend`` is ``"polling"``, ``"shm"`` or ``"kernel"`` (see
+    :mod:`honker._detectors`); the thread runs the backend's ``wait()`` in a
+    loop, fires on every change it reports, and checks the file's identity
+    every 100 ms.
+    """
+
+    def __init__(self, path: str, poll_interval_s: float, backend: str = "polling") -> None:
         self.path = path
+        self.backend = backend
         self._interval = poll_interval_s
         self._subs: weakref.WeakSet[UpdateEvents] = weakref.WeakSet()
         self._subs_lock = threading.Lock()
         self._stop = threading.Event()
+        self._stop_r, self._stop_w = os.pipe()  # wakes a backend blocked in poll()
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._dead: BaseException | None = None
@@ -200,6 +212,7 @@ class UpdateWatcher:
         self._ready.wait()
         if self._startup_error is not None:
             self._thread.join()
+            self._close_pipe()
             raise self._startup_error
 
     # -- subscribers ----------------------------------------------------------
@@ -237,100 +250,81 @@ class UpdateWatcher:
     def close(self) -> None:
         """Stop and join the thread; every subscriber sees the watcher die."""
         self._stop.set()
+        try:
+            os.write(self._stop_w, b"x")
+        except OSError:
+            pass
         if self._thread is not threading.current_thread():
             self._thread.join()
         self._kill_all(WatcherDiedError(WATCHER_DIED))
+        self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        # A pipe, not a database file: closing it cannot drop SQLite's locks.
+        for fd in (self._stop_r, self._stop_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._stop_r = self._stop_w = -1
 
     # -- the thread -----------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        # mode=rw mirrors honker's flags: no CREATE, no PRAGMAs (busy_timeout 0).
-        uri = "file:" + quote(self.path) + "?mode=rw"
-        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=0)
-
     def _run(self) -> None:
+        from ._detectors import make_detector
+
         try:
-            conn: sqlite3.Connection | None = self._connect()
-            version = _data_version(conn)
+            detector = make_detector(self.backend, self.path, self._interval, self._stop_r)
+        except BaseException as exc:  # reported to the spawner
+            self._startup_error = exc
+            self._ready.set()
+            return
+        try:
             st = os.stat(self.path)
             identity = (st.st_dev, st.st_ino)
-        except BaseException as exc:  # reported to open() by the spawner
+        except BaseException as exc:
+            detector.close()
             self._startup_error = exc
             self._ready.set()
             return
         self._ready.set()
         try:
-            self._loop(conn, version, identity)
+            self._loop(detector, identity)
         except _FileReplaced as exc:
             log.error("%s", exc)
             self._kill_all(WatcherDiedError(WATCHER_DIED))
         except BaseException:
             log.exception("honker update watcher crashed")
             self._kill_all(WatcherDiedError(WATCHER_DIED))
-
-    def _loop(self, conn: sqlite3.Connection | None, version: int, identity: tuple[int, int]) -> None:
-        sleep, stop, fire = time.sleep, self._stop, self._fire
-        next_identity_check = time.monotonic() + IDENTITY_CHECK_S
-        try:
-            while not stop.is_set():
-                sleep(self._interval)
-                if conn is None:
-                    try:
-                        conn = self._connect()
-                        version = _data_version(conn)
-                    except sqlite3.Error:
-                        conn = None
-                else:
-                    try:
-                        now_version = _data_version(conn)
-                    except sqlite3.OperationalError as exc:
-                        if _is_busy(exc):
-                            continue  # retry next pass; re-baselining would lose a wake
-                        log.warning("update watcher poll failed: %s", exc)
-                        conn.close()
-                        conn = None
-                        fire()  # conservative wake
-                    except sqlite3.Error as exc:
-                        log.warning("update watcher poll failed: %s", exc)
-                        conn.close()
-                        conn = None
-                        fire()
-                    else:
-                        if now_version != version:
-                            version = now_version
-                            fire()
-                if time.monotonic() >= next_identity_check:
-                    next_identity_check = time.monotonic() + IDENTITY_CHECK_S
-                    try:
-                        st = os.stat(self.path)
-                    except OSError as exc:
-                        log.warning("update watcher cannot stat %s: %s", self.path, exc)
-                        if conn is not None:
-                            conn.close()
-                            conn = None
-                        fire()
-                        continue
-                    if (st.st_dev, st.st_ino) != identity:
-                        raise _FileReplaced(
-                            f"honker: database file replaced: expected (dev={identity[0]}, "
-                            f"ino={identity[1]}), found (dev={st.st_dev}, ino={st.st_ino}) at "
-                            f"{_rust_debug(self.path)}. The watcher cannot recover; close the "
-                            "Database and reopen with honker.open()."
-                        )
         finally:
-            if conn is not None:
-                conn.close()
+            detector.close()
+
+    def _loop(self, detector: Detector, identity: tuple[int, int]) -> None:
+        stop, fire, monotonic = self._stop, self._fire, time.monotonic
+        next_identity_check = monotonic() + IDENTITY_CHECK_S
+        while not stop.is_set():
+            if detector.wait():
+                fire()
+            now = monotonic()
+            if now < next_identity_check:
+                continue
+            next_identity_check = now + IDENTITY_CHECK_S
+            try:
+                st = os.stat(self.path)
+            except OSError as exc:
+                log.warning("update watcher cannot stat %s: %s", self.path, exc)
+                detector.reset()
+                fire()  # conservative wake
+                continue
+            if (st.st_dev, st.st_ino) != identity:
+                raise _FileReplaced(
+                    f"honker: database file replaced: expected (dev={identity[0]}, "
+                    f"ino={identity[1]}), found (dev={st.st_dev}, ino={st.st_ino}) at "
+                    f"{_rust_debug(self.path)}. The watcher cannot recover; close the "
+                    "Database and reopen with honker.open()."
+                )
+            if detector.housekeeping():
+                fire()
 
 
 class _FileReplaced(Exception):
     pass
-
-
-def _data_version(conn: sqlite3.Connection) -> int:
-    return conn.execute("PRAGMA data_version").fetchone()[0]
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
-
-

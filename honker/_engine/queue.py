@@ -91,24 +91,21 @@ class Watermarks:
 
 
 def _deadletter_exhausted(conn: sqlite3.Connection, queue: str, marks: Watermarks | None) -> None:
-    dead = conn.execute(Q["deadletter_expired_claims"], (queue,)).fetchall()
-    now_mono = time.monotonic()
-    mark = None
     if marks is not None:
         marks.check(conn)
-        mark = marks._by_queue.get(queue)
+    mark = None if marks is None else marks._by_queue.get(queue)
+    now_mono = time.monotonic()
+    full = mark is None or now_mono - mark[2] >= FULL_PASS_EVERY_S
+    if marks is not None:
+        # Read before the pass, in the same write transaction: rows inserted
+        # or becoming due after this point are what the next pass visits.
         now, seq = conn.execute(Q["watermark"]).fetchone()
-        marks._by_queue[queue] = (
-            now,
-            seq,
-            now_mono if mark is None or now_mono - mark[2] >= FULL_PASS_EVERY_S else mark[2],
-        )
-    if mark is None or now_mono - mark[2] >= FULL_PASS_EVERY_S:
-        dead += conn.execute(Q["deadletter_pending_all"], (queue,)).fetchall()
+        marks._by_queue[queue] = (now, seq, now_mono if full else mark[2])  # type: ignore[index]
+    if full:
+        dead = conn.execute(Q["deadletter_all"], (queue,)).fetchall()
     else:
-        last_now, last_seq, _ = mark
-        dead += conn.execute(Q["deadletter_pending_inserted"], (queue, last_seq)).fetchall()
-        dead += conn.execute(Q["deadletter_pending_became_due"], (queue, last_now)).fetchall()
+        last_now, last_seq, _ = mark  # type: ignore[misc]
+        dead = conn.execute(Q["deadletter_since"], (queue, last_seq, last_now)).fetchall()
     _bury(conn, dead, MAX_ATTEMPTS_EXCEEDED)
 
 

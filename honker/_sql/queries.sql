@@ -25,41 +25,41 @@ DELETE FROM _honker_notifications
 INSERT INTO _honker_live (queue, payload, run_at, priority, max_attempts, expires_at)
 VALUES (?1, ?2, COALESCE(unixepoch() + ?4, ?3, unixepoch()), ?5, ?6, unixepoch() + ?7);
 
--- Dead-lettering of exhausted claimable rows (engine.md §4.2 step 1) is split
--- so that no statement scans the whole queue; see honker/_engine/queue.py.
+-- Dead-lettering of exhausted claimable rows (engine.md §4.2 step 1), in one
+-- statement whose every branch is an index range, never a scan of the queue;
+-- honker/_engine/queue.py (Watermarks) explains why this finds the same rows.
+-- The outer terms repeat honker's predicate for every candidate.
 
--- name: deadletter_expired_claims
--- Processing rows whose claim ran out: a range of _honker_live_processing_deadline.
+-- name: deadletter_since
 DELETE FROM _honker_live
- WHERE queue = ?1 AND state = 'processing' AND claim_expires_at < unixepoch()
+ WHERE id IN (
+   -- processing rows whose claim ran out (_honker_live_processing_deadline)
+   SELECT id FROM _honker_live
+    WHERE queue = ?1 AND state = 'processing' AND claim_expires_at < unixepoch()
+   UNION ALL
+   -- rows inserted since the last pass (a rowid range; `+` keeps the
+   -- planner from preferring a range over the whole queue)
+   SELECT id FROM _honker_live WHERE id > ?2 AND +queue = ?1 AND +state = 'pending'
+   UNION ALL
+   -- pending rows that became due since the last pass (_honker_live_pending_deadline)
+   SELECT id FROM _honker_live
+    WHERE queue = ?1 AND state = 'pending' AND run_at > ?3 AND run_at <= unixepoch())
    AND attempts >= max_attempts
    AND (expires_at IS NULL OR expires_at > unixepoch())
+   AND ((state = 'pending' AND run_at <= unixepoch())
+        OR (state = 'processing' AND claim_expires_at < unixepoch()))
 RETURNING id, queue, payload, priority, run_at, max_attempts, attempts, created_at;
 
--- name: deadletter_pending_all
--- Every due pending row of the queue: the full pass, run rarely.
+-- name: deadletter_all
+-- honker's own pass over the whole queue; run on a queue's first claim in a
+-- connection and then every FULL_PASS_EVERY_S.
 DELETE FROM _honker_live
- WHERE queue = ?1 AND state = 'pending' AND run_at <= unixepoch()
+ WHERE queue = ?1
+   AND state IN ('pending', 'processing')
    AND attempts >= max_attempts
    AND (expires_at IS NULL OR expires_at > unixepoch())
-RETURNING id, queue, payload, priority, run_at, max_attempts, attempts, created_at;
-
--- name: deadletter_pending_inserted
--- Pending rows inserted since the last pass: a rowid range. The unary `+`
--- keeps the planner from preferring an index range over the whole queue.
-DELETE FROM _honker_live
- WHERE id > ?2 AND +queue = ?1 AND state = 'pending' AND +run_at <= unixepoch()
-   AND attempts >= max_attempts
-   AND (expires_at IS NULL OR expires_at > unixepoch())
-RETURNING id, queue, payload, priority, run_at, max_attempts, attempts, created_at;
-
--- name: deadletter_pending_became_due
--- Pending rows that became due since the last pass: a range of
--- _honker_live_pending_deadline.
-DELETE FROM _honker_live
- WHERE queue = ?1 AND state = 'pending' AND run_at > ?2 AND run_at <= unixepoch()
-   AND attempts >= max_attempts
-   AND (expires_at IS NULL OR expires_at > unixepoch())
+   AND ((state = 'pending' AND run_at <= unixepoch())
+        OR (state = 'processing' AND claim_expires_at < unixepoch()))
 RETURNING id, queue, payload, priority, run_at, max_attempts, attempts, created_at;
 
 -- name: data_version

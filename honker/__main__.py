@@ -1,0 +1,364 @@
+"""The command line: ``python -m honker`` (or the ``honker`` script) (python-api.md §17).
+
+Subcommands:
+- ``worker TARGET [--queue NAME]... [--concurrency N] [--list]`` imports
+  ``TARGET`` (``"module.path:attr"`` naming a ``honker.Database``), which
+  registers its ``@task`` functions, and runs them with
+  :func:`honker.run_workers` until SIGINT/SIGTERM; claims in flight are
+  handed back for an immediate retry;
+- ``queues PATH``, ``dead PATH QUEUE``, ``streams PATH``, ``schedules PATH``
+  inspect a database file read-only (aligned tables, or ``--json``).
+
+Exit status: 0 on success, 1 when the target or database can't be used or
+no task is registered, 2 for usage errors (argparse's convention). This
+module is the only place in the package that prints.
+
+Example::
+
+    $ python -m honker worker myapp.tasks:db --queue emails --concurrency 4
+    $ honker queues app.db --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+DEFAULT_DEAD_LIMIT = 20
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _prog() -> str:
+    return "honker" if os.path.basename(sys.argv[0] or "") == "honker" else "python -m honker"
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The argparse tree of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog=prog or _prog(),
+        description="honker: durable queues, streams and cron inside a SQLite file.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    w = sub.add_parser(
+        "worker",
+        help="run the @task functions registered by TARGET",
+        description=(
+            "Import TARGET (module.path:attr naming a honker.Database; importing it "
+            "registers its @task functions) and run those tasks until SIGINT or SIGTERM. "
+            "Jobs claimed but not finished at shutdown are handed back for an "
+            "immediate retry; a second signal stops waiting for them."
+        ),
+    )
+    w.add_argument("target", metavar="TARGET", help="module.path:attr naming the Database")
+    w.add_argument(
+        "--queue",
+        action="append",
+        metavar="NAME",
+        help="serve only this queue (repeatable; default: every queue with a task)",
+    )
+    w.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        metavar="N",
+        help="workers per queue (default: the number of CPUs)",
+    )
+    w.add_argument("--list", action="store_true", help="list the registered tasks and exit")
+
+    def inspector(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=f"{help_text[0].upper()}{help_text[1:]}. Opens PATH read-only.",
+        )
+        p.add_argument("path", metavar="PATH", help="the database file")
+        p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        return p
+
+    inspector(
+        "queues",
+        "job counts per queue: pending (due now), processing, delayed (run_at in the future), dead",
+    )
+    d = inspector("dead", "the newest dead-lettered jobs of QUEUE")
+    d.add_argument("queue", metavar="QUEUE", help="queue name")
+    d.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=DEFAULT_DEAD_LIMIT,
+        metavar="N",
+        help=f"show at most N jobs (default {DEFAULT_DEAD_LIMIT})",
+    )
+    inspector("streams", "per stream topic and consumer: saved offset, newest offset, lag")
+    inspector("schedules", "the registered periodic tasks and their next fire time")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``), run the subcommand, return the exit status."""
+    args = build_parser().parse_args(argv)
+    command = args.command
+    if command == "worker":
+        return _worker(args)
+    return _inspect_command(args)
+
+
+# -- worker -----------------------------------------------------------------------
+
+
+def _error(command: str, message: str) -> None:
+    print(f"honker {command}: error: {message}", file=sys.stderr)
+
+
+def _load_target(target: str) -> tuple[Any, int]:
+    """``(app, 0)``, or ``(None, exit_status)`` after printing why."""
+    from ._tasks import TargetError, load_app
+
+    # `python -m` puts the working directory on sys.path; the console script
+    # does not, and a worker target normally lives in the current project.
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    module_name = target.partition(":")[0]
+    try:
+        return load_app(target), 0
+    except TargetError as exc:
+        _error("worker", str(exc))
+        return None, 2
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            _error("worker", f"cannot import module {module_name!r} (from {target!r}): {exc}")
+        else:
+            _error("worker", f"importing {module_name!r} failed: {_short(exc)}")
+        return None, 1
+    except AttributeError as exc:
+        _error("worker", str(exc))
+        return None, 1
+    except Exception as exc:  # noqa: BLE001  the user's module raised at import: report, don't dump
+        _error("worker", f"importing {module_name!r} failed: {_short(exc)}")
+        return None, 1
+
+
+def _short(exc: BaseException) -> str:
+    """``Type: message (file:line)`` naming the innermost frame."""
+    if isinstance(exc, SyntaxError):  # its message already names the file and line
+        return f"{type(exc).__name__}: {exc}"
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<frozen")
+    ]
+    where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from ._tasks import registry
+
+    target: str = args.target
+    app, status = _load_target(target)
+    if status:
+        return status
+    reg = registry()
+    names = reg.names()
+    if args.list:
+        print(f"Registered tasks on {target}:")
+        for name in names:
+            spec = reg.get(name)
+            assert spec is not None
+            print(f"  {name}  queue={spec.queue_name}")
+        return 0
+    if not names:
+        print(
+            f"No @task-decorated functions found in {target}. "
+            "Make sure the module you import actually registers tasks.",
+            file=sys.stderr,
+        )
+        return 1
+    if not callable(getattr(app, "queue", None)):
+        _error("worker", f"{target} is a {type(app).__name__}, not a honker.Database")
+        return 1
+    queues: list[str] = args.queue or sorted(reg.queues())
+    concurrency: int = args.concurrency or os.cpu_count() or 1
+    try:
+        asyncio.run(_serve(app, queues, concurrency, names))
+    except KeyboardInterrupt:
+        # A second Ctrl-C while shutting down: stop waiting for sync handlers'
+        # threads (which the interpreter would otherwise join at exit).
+        print("honker worker: interrupted", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(130)
+    print("honker worker: stopped cleanly", flush=True)
+    return 0
+
+
+async def _serve(app: Any, queues: list[str], concurrency: int, names: list[str]) -> None:
+    from ._worker import run_workers
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+
+    def request_stop() -> None:
+        stop.set()
+        # A second signal falls through to the default action, so an operator
+        # can still force an exit while a sync handler's thread finishes.
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        installed.clear()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, request_stop)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # no signal support here (Windows, or not the main thread)
+        installed.append(sig)
+    print(
+        f"honker worker: pid={os.getpid()} queues={queues!r} "
+        f"concurrency={concurrency} tasks={names!r}",
+        flush=True,
+    )
+    pools = [
+        asyncio.create_task(
+            run_workers(app, queue=q, concurrency=concurrency, stop_event=stop),
+            name=f"honker-pool-{q}",
+        )
+        for q in queues
+    ]
+    waiter = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait([*pools, waiter], return_when=asyncio.FIRST_COMPLETED)
+        stop.set()  # a pool that ended early (it raised) stops the others too
+    finally:
+        waiter.cancel()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        results = await asyncio.gather(*pools, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            raise result
+
+
+# -- inspection -----------------------------------------------------------------
+
+
+def _inspect_command(args: argparse.Namespace) -> int:
+    from . import _inspect
+
+    command: str = args.command
+    try:
+        conn = _inspect.open_readonly(args.path)
+    except _inspect.InspectError as exc:
+        _error(command, str(exc))
+        return 1
+    try:
+        if command == "queues":
+            rows = _inspect.queue_counts(conn)
+            columns = [
+                ("QUEUE", "queue"),
+                ("PENDING", "pending"),
+                ("PROCESSING", "processing"),
+                ("DELAYED", "delayed"),
+                ("DEAD", "dead"),
+            ]
+            empty = "no queues"
+        elif command == "dead":
+            rows = _inspect.dead_letters(conn, args.queue, args.limit)
+            for r in rows:
+                r["died_at_local"] = _local(r["died_at"])
+                r["error"] = (r["last_error"] or "").split("\n", 1)[0]
+            columns = [
+                ("ID", "id"),
+                ("ATTEMPTS", "attempts"),
+                ("DIED_AT", "died_at_local"),
+                ("LAST_ERROR", "error"),
+            ]
+            empty = f"no dead jobs in queue {args.queue!r}"
+        elif command == "streams":
+            rows = _inspect.stream_lags(conn)
+            columns = [
+                ("TOPIC", "topic"),
+                ("CONSUMER", "consumer"),
+                ("OFFSET", "offset"),
+                ("MAX_OFFSET", "max_offset"),
+                ("LAG", "lag"),
+            ]
+            empty = "no streams"
+        else:
+            rows = _inspect.schedules(conn)
+            for r in rows:
+                r["next_fire_local"] = _local(r["next_fire_at"])
+            columns = [
+                ("NAME", "name"),
+                ("QUEUE", "queue"),
+                ("CRON_EXPR", "cron_expr"),
+                ("ENABLED", "enabled"),
+                ("NEXT_FIRE", "next_fire_local"),
+                ("NEXT_FIRE_UNIX", "next_fire_at"),
+            ]
+            empty = "no schedules"
+    except Exception as exc:  # noqa: BLE001  sqlite3 errors on a damaged or foreign file
+        _error(command, f"cannot read {args.path}: {exc}")
+        return 1
+    finally:
+        conn.close()
+    if args.json:
+        for r in rows:  # table-only helper columns
+            r.pop("error", None)
+        print(json.dumps(rows, indent=2))
+    elif rows:
+        print(_table(rows, columns))
+    else:
+        print(f"({empty})")
+    return 0
+
+
+def _local(unix: int | None) -> str:
+    if unix is None:
+        return "-"
+    return datetime.fromtimestamp(int(unix)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
+    """Aligned plain text: numbers right-aligned, text left-aligned."""
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return str(value)
+
+    cells = [[cell(r[key]) for _, key in columns] for r in rows]
+    numeric = [
+        all(isinstance(r[key], int) and not isinstance(r[key], bool) for r in rows)
+        for _, key in columns
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (h, _) in enumerate(columns)]
+
+    def line(values: list[str]) -> str:
+        parts = [
+            v.rjust(w) if num else v.ljust(w)
+            for v, w, num in zip(values, widths, numeric, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line([h for h, _ in columns]), *(line(c) for c in cells)])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""Every script in examples/ runs to completion and prints what it promises."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+EXPECTED = {
+    "quickstart.py": ["sending 'welcome' to alice@example.com", "users: ['alice@example.com']", "jobs left: 0"],
+    "worker.py": ["photo-2.jpg: resized (attempt 2)", "later.jpg: resized"],
+    "notify_listen.py": ["'status': 'paid'", "'status': 'shipped'", "pruned: 2"],
+    "stream.py": ["saved offset: 2", "offset 4:"],
+    "scheduler.py": ["fired: {'kind': 'ping'}"],
+    "tasks.py": ["add(2, 3) = 5", "flaky(1) = ok after 2 attempts", "add.call_local(4, 5) = 9"],
+    "outbox.py": ["attempts: 2 delivered: 1"],
+}
+
+
+def test_every_example_is_covered() -> None:
+    scripts = {p.name for p in (ROOT / "examples").glob("*.py")} - {"demo.py"}
+    assert scripts == set(EXPECTED)
+
+
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_example_runs(script: str, tmp_path: Path) -> None:
+    env = {**os.environ, "HONKER_EXAMPLE_DB": str(tmp_path / "example.db")}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for line in EXPECTED[script]:
+        assert line in proc.stdout, proc.stdout
+
+
+def test_demo_runs_small(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py"), "--jobs", "300", "--rate", "1000",
+         "--db", str(tmp_path / "demo.db")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "jobs done        297 of 300" in proc.stdout
+    assert "dead letters     3" in proc.stdout
+    assert "wake latency     p50" in proc.stdout
