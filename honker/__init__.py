@@ -18,30 +18,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._database import Database, Transaction, open
-from ._errors import (
-    BusyError,
-    ConfigError,
-    CorruptDatabaseError,
-    DatabaseClosedError,
-    DatabaseError,
-    DiskFullError,
-    HonkerError,
-    LeadershipLost,
-    LockHeld,
-    NestedTransactionError,
-    ParameterError,
-    ReadOnlyDatabaseError,
-    ScheduleError,
-    SQLFunctionError,
-    TransactionNotStartedError,
-    UnknownTaskError,
-    WatcherDiedError,
-)
+from ._database import Database, open
+from ._database import Transaction as Transaction
+from ._errors import BusyError as BusyError
+from ._errors import ConfigError as ConfigError
+from ._errors import CorruptDatabaseError as CorruptDatabaseError
+from ._errors import DatabaseClosedError as DatabaseClosedError
+from ._errors import DatabaseError as DatabaseError
+from ._errors import DiskFullError as DiskFullError
+from ._errors import HonkerError as HonkerError
+from ._errors import LeadershipLost, LockHeld, UnknownTaskError
+from ._errors import NestedTransactionError as NestedTransactionError
+from ._errors import ParameterError as ParameterError
+from ._errors import ReadOnlyDatabaseError as ReadOnlyDatabaseError
+from ._errors import ScheduleError as ScheduleError
+from ._errors import SQLFunctionError as SQLFunctionError
+from ._errors import TransactionNotStartedError as TransactionNotStartedError
+from ._errors import WatcherDiedError as WatcherDiedError
 from ._extension import EXTENSION_ENTRYPOINT, extension_info, load_extension
 from ._notify import Listener, Notification
 from ._queue import Job, Queue
 
+# honker's public names, in honker's order. The error classes above
+# (honker.HonkerError and its subclasses) are importable but, as in honker,
+# not part of __all__.
 __all__ = [
     "CronSchedule",
     "Database",
@@ -97,22 +97,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
-
-
-_ERRORS = (
-    BusyError,
-    ConfigError,
-    CorruptDatabaseError,
-    DatabaseClosedError,
-    DatabaseError,
-    DiskFullError,
-    HonkerError,
-    NestedTransactionError,
-    ParameterError,
-    ReadOnlyDatabaseError,
-    ScheduleError,
-    SQLFunctionError,
-    TransactionNotStartedError,
-    WatcherDiedError,
-    Transaction,
-)

@@ -40,11 +40,13 @@ _I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
 _U32_MAX = 2**32 - 1
 
-# chrono's NaiveDate spans years -262144..=262143; a timestamp outside that
-# is "invalid timestamp" in honker, so the same bound applies here even
-# though libc could go further.
-_CHRONO_MIN_YEAR = -262144
-_CHRONO_MAX_YEAR = 262143
+# chrono 0.4.45's NaiveDate spans years -262143..=262142 (its MIN/MAX keep a
+# year of margin for offsets); a timestamp whose local date is outside that is
+# "invalid timestamp" in honker, so the same bound applies here even though
+# libc could go further. Proven against honker's engine by
+# tests/interop/test_interop_functions.py::test_cron_timestamp_range_matches_chrono.
+_CHRONO_MIN_YEAR = -262143
+_CHRONO_MAX_YEAR = 262142
 
 _SEARCH_YEARS = 100
 

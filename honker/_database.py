@@ -120,11 +120,28 @@ class Transaction:
     on success and rolls back on an exception.
     """
 
-    __slots__ = ("_conn", "_marks")
+    __slots__ = ("_conn", "_marks", "_owner")
 
-    def __init__(self, conn: sqlite3.Connection | None, marks: Watermarks | None = None) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection | None,
+        marks: Watermarks | None = None,
+        owner: Database | None = None,
+    ) -> None:
         self._conn = conn
         self._marks = marks
+        self._owner = owner
+
+    def __del__(self) -> None:
+        # As in honker, a transaction dropped without its ``with`` block ending
+        # rolls back and frees the writer for other threads (guarded by
+        # test_dropped_transaction_rolls_back_and_frees_the_writer).
+        conn, self._conn = self._conn, None
+        if conn is not None and self._owner is not None:
+            try:
+                self._owner._end(conn, commit=False)
+            except Exception:  # noqa: BLE001  finalizer: nothing to report to
+                pass
 
     def _user_sql(self, sql: str) -> None:
         # Hand edits of job rows void the dead-letter watermarks (see Watermarks).
@@ -199,7 +216,7 @@ class _TxDepthGuard:
 
     def __enter__(self) -> Transaction:
         conn = self._db._begin()
-        self._tx = Transaction(conn, self._db._marks)
+        self._tx = Transaction(conn, self._db._marks, self._db)
         return self._tx
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:

@@ -118,7 +118,7 @@ def register(conn: sqlite3.Connection, marks: queue.Watermarks | None = None) ->
         (
             "honker_claim_batch",
             "ttii",
-            lambda *a: _json_rows(_CLAIM_COLUMNS, queue.claim_batch(c, *a, m)),
+            lambda q, w, n, t: _json_rows(_CLAIM_COLUMNS, queue.claim_batch(c, q, w, n, t, m)),
         ),
         ("honker_ack", "it", lambda *a: queue.ack(c, *a)),
         ("honker_ack_batch", "tt", lambda *a: queue.ack_batch(c, *a)),

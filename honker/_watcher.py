@@ -1,9 +1,10 @@
 """The update watcher: one background thread per Database that notices commits.
 
-A commit from any connection in any process changes ``PRAGMA data_version`` as
-seen by *another* connection; the watcher keeps its own autocommit connection,
-polls that value, and fans a "something committed, re-read" tick out to every
-subscriber. There is no thread per subscriber: a tick sets a flag on each
+How it notices a commit from any connection in any process is the backend's
+business (:mod:`honker._detectors`: data_version polling, the ``-shm`` change
+counter, or inotify confirmed by data_version); this module runs the thread,
+checks the file's identity, and fans a "something committed, re-read" tick out
+to every subscriber. There is no thread per subscriber: a tick sets a flag on each
 subscription and wakes whoever is waiting on it (an asyncio future through
 ``call_soon_threadsafe``, or a ``threading.Event``).
 

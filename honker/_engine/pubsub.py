@@ -16,7 +16,7 @@ def notify(conn: sqlite3.Connection, channel: str, payload: str) -> int:
 
 def max_id(conn: sqlite3.Connection, channel: str) -> int:
     """The newest notification id of ``channel`` (0 when there is none)."""
-    return conn.execute(Q["notify_max_id"], (channel,)).fetchone()[0]
+    return int(conn.execute(Q["notify_max_id"], (channel,)).fetchone()[0])
 
 
 def since(conn: sqlite3.Connection, channel: str, after_id: int) -> list[tuple[int, str, str, int]]:

@@ -7,6 +7,7 @@ it; dead rows move to ``_honker_dead``. Attempts are counted at claim time, so
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from typing import Any
@@ -65,34 +66,32 @@ class Watermarks:
 
     A pending row cannot otherwise *become* exhausted: honker's retry only
     returns rows with attempts left. Hand edits of ``_honker_live`` are the
-    exception: SQL naming ``_honker_live`` run through our transactions calls
-    :meth:`invalidate`; a commit by any other connection (another process, a
-    reader, a SQL shell) changes the writer's ``PRAGMA data_version``, which
-    :meth:`check` notices; and a full pass also runs every
-    ``FULL_PASS_EVERY_S`` seconds per queue.
+    exception, handled three ways:
+
+    - SQL naming ``_honker_live`` run through our transactions calls
+      :meth:`invalidate`, so the next pass is a full one;
+    - the claim itself buries the exhausted rows it meets while picking (see
+      :func:`_pick`), so a row exhausted by another connection is buried as
+      soon as it would have been claimed
+      (test_row_exhausted_by_another_connection);
+    - a full pass runs every ``FULL_PASS_EVERY_S`` seconds per queue, which
+      bounds how long such a row deeper in the queue stays in ``_honker_live``
+      (it is never claimed meanwhile).
+
+    Watching ``PRAGMA data_version`` instead would turn every pass into a full
+    scan whenever another process commits, which in production is always.
     """
 
-    __slots__ = ("_by_queue", "_data_version")
+    __slots__ = ("_by_queue",)
 
     def __init__(self) -> None:
         self._by_queue: dict[str, tuple[int, int, float]] = {}
-        self._data_version: int | None = None
 
     def invalidate(self) -> None:
         self._by_queue.clear()
 
-    def check(self, conn: sqlite3.Connection) -> None:
-        """Forget every mark if another connection committed since the last pass
-        (guarded by test_row_exhausted_by_another_connection)."""
-        version = conn.execute(Q["data_version"]).fetchone()[0]
-        if version != self._data_version:
-            self._by_queue.clear()
-            self._data_version = version
-
 
 def _deadletter_exhausted(conn: sqlite3.Connection, queue: str, marks: Watermarks | None) -> None:
-    if marks is not None:
-        marks.check(conn)
     mark = None if marks is None else marks._by_queue.get(queue)
     now_mono = time.monotonic()
     full = mark is None or now_mono - mark[2] >= FULL_PASS_EVERY_S
@@ -129,7 +128,50 @@ def claim_batch(
       without, it scans the queue as honker does.
     """
     _deadletter_exhausted(conn, queue, marks)
-    return conn.execute(Q["claim"], (queue, worker_id, n, timeout_s)).fetchall()
+    if n < 0:
+        return conn.execute(Q["claim"], (queue, worker_id, n, timeout_s)).fetchall()
+    ids = _pick(conn, queue, n)
+    if not ids:
+        return []
+    return conn.execute(Q["claim_ids"], (json.dumps(ids), worker_id, timeout_s)).fetchall()
+
+
+I64_MIN, I64_MAX = -(2**63), 2**63 - 1
+
+
+def _pick(conn: sqlite3.Connection, queue: str, n: int) -> list[int]:
+    """Up to ``n`` claimable ids in claim order, burying exhausted rows met on the way.
+
+    Walks priority levels from the highest down (each found by an index
+    seek) and, within a level, pages through its due rows in
+    ``(run_at, id)`` order. Work is O(log n) per level visited plus the rows
+    returned, whatever the depth or the number of delayed rows.
+    """
+    ids: list[int] = []
+    exhausted: list[int] = []
+    bound, after = I64_MAX, (I64_MIN, I64_MIN)
+    candidates = Q["claim_candidates"]
+    while len(ids) < n:
+        need = n - len(ids)
+        rows = conn.execute(candidates, (queue, bound, *after, need)).fetchall()
+        for job_id, _priority, _run_at, is_exhausted in rows:
+            (exhausted if is_exhausted else ids).append(job_id)
+        if len(rows) == need:
+            after = (rows[-1][2], rows[-1][0])  # the level may hold more
+            continue
+        # This level has no more due rows: go one level down.
+        level = rows[0][1] if rows else conn.execute(Q["claim_level"], (queue, bound)).fetchone()
+        if level is None:
+            break
+        if not rows:
+            level = level[0]
+        if level == I64_MIN:
+            break
+        bound, after = level - 1, (I64_MIN, I64_MIN)
+    if exhausted:
+        dead = conn.execute(Q["deadletter_ids"], (json.dumps(exhausted),)).fetchall()
+        _bury(conn, dead, MAX_ATTEMPTS_EXCEEDED)
+    return ids
 
 
 def ack(conn: sqlite3.Connection, job_id: int, worker_id: str) -> int:
@@ -193,17 +235,32 @@ JOB_COLUMNS = (
 )
 
 
+# The SQL type honker reads each JOB_COLUMNS value as (i64 or String).
+_JOB_TYPES = (int, int, int, int, int, int, str, int, str, int, str, str)
+
+
 def get_job(conn: sqlite3.Connection, job_id: int) -> tuple[Any, ...] | None:
-    """``honker_get_job``: the live row in ``JOB_COLUMNS`` order, or None."""
-    return conn.execute(Q["get_job"], (job_id,)).fetchone()
+    """``honker_get_job``: the live row in ``JOB_COLUMNS`` order, or None.
+
+    A row holding a value honker cannot read as its column's type (a REAL
+    from a delay or timeout past 2^63 s, or a hand edit) is a miss there too.
+    """
+    row: tuple[Any, ...] | None = conn.execute(Q["get_job"], (job_id,)).fetchone()
+    if row is not None and not all(
+        v is None or type(v) is t for v, t in zip(row, _JOB_TYPES, strict=True)
+    ):
+        return None
+    return row
 
 
 def next_claim_at(conn: sqlite3.Connection, queue: str) -> int:
     """``honker_queue_next_claim_at``: the next future deadline of the queue, or 0."""
     try:
-        return conn.execute(Q["next_claim_at"], (queue,)).fetchone()[0]
+        value = conn.execute(Q["next_claim_at"], (queue,)).fetchone()[0]
     except sqlite3.Error:
         return 0  # honker answers 0 on any SQL error
+    # ... and on a value it cannot read as an i64 (a REAL deadline past 2^63).
+    return value if type(value) is int else 0
 
 
 def sweep_expired(conn: sqlite3.Connection, queue: str) -> int:

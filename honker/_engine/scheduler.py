@@ -36,7 +36,7 @@ def _next_after(expr: str, from_unix: int) -> int:
 
 
 def _now(conn: sqlite3.Connection) -> int:
-    return conn.execute(Q["now"]).fetchone()[0]
+    return int(conn.execute(Q["now"]).fetchone()[0])
 
 
 def register(
@@ -80,7 +80,7 @@ def resume(conn: sqlite3.Connection, name: str) -> int:
 def soonest(conn: sqlite3.Connection) -> int:
     """``honker_scheduler_soonest``: min next_fire_at of enabled rows, or 0."""
     try:
-        return conn.execute(Q["scheduler_soonest"]).fetchone()[0]
+        return int(conn.execute(Q["scheduler_soonest"]).fetchone()[0])
     except sqlite3.Error:
         return 0
 

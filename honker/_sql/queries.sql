@@ -21,9 +21,18 @@ DELETE FROM _honker_notifications
                                    ORDER BY id DESC LIMIT 1 OFFSET ?2));
 
 -- name: enqueue
--- delay wins over run_at; neither means now (engine.md §4.2).
+-- delay wins over run_at; neither means now (engine.md §4.2). honker adds
+-- now + delay and now + expires in Rust i64, which wraps around on overflow,
+-- where SQLite would make a REAL: a sum past 2^63-1 is wrapped the same way.
 INSERT INTO _honker_live (queue, payload, run_at, priority, max_attempts, expires_at)
-VALUES (?1, ?2, COALESCE(unixepoch() + ?4, ?3, unixepoch()), ?5, ?6, unixepoch() + ?7);
+VALUES (?1, ?2,
+  COALESCE(CASE WHEN ?4 > 9223372036854775807 - unixepoch()
+                THEN ?4 - 9223372036854775807 + unixepoch() - 9223372036854775807 - 2
+                ELSE unixepoch() + ?4 END, ?3, unixepoch()),
+  ?5, ?6,
+  CASE WHEN ?7 > 9223372036854775807 - unixepoch()
+       THEN ?7 - 9223372036854775807 + unixepoch() - 9223372036854775807 - 2
+       ELSE unixepoch() + ?7 END);
 
 -- Dead-lettering of exhausted claimable rows (engine.md §4.2 step 1), in one
 -- statement whose every branch is an index range, never a scan of the queue;
@@ -62,10 +71,6 @@ DELETE FROM _honker_live
         OR (state = 'processing' AND claim_expires_at < unixepoch()))
 RETURNING id, queue, payload, priority, run_at, max_attempts, attempts, created_at;
 
--- name: data_version
--- Changes when another connection commits (not for this connection's own commits).
-PRAGMA data_version;
-
 -- name: watermark
 SELECT unixepoch(), COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '_honker_live'), 0);
 
@@ -74,9 +79,56 @@ INSERT INTO _honker_dead
   (id, queue, payload, priority, run_at, max_attempts, attempts, last_error, created_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9);
 
+-- name: claim_candidates
+-- One page of claim candidates, in claim order, within one priority level: the
+-- highest level <= ?2 that has live rows. A level's claimable rows are a prefix
+-- of its part of _honker_live_claim (run_at <= now), so the scan never walks
+-- delayed rows, and levels are visited by index seeks (a skip-scan done in
+-- Python; honker's single UPDATE walks every delayed row of a higher
+-- priority). Exhausted rows are returned too, flagged, so the claim buries
+-- them as it meets them. (?3, ?4) is the (run_at, id) of the previous page.
+SELECT id, priority, run_at, attempts >= max_attempts FROM _honker_live
+ WHERE queue = ?1 AND state IN ('pending', 'processing')
+   AND priority = (SELECT priority FROM _honker_live
+                    WHERE queue = ?1 AND state IN ('pending', 'processing') AND priority <= ?2
+                    ORDER BY priority DESC LIMIT 1)
+   AND (run_at, id) > (?3, ?4) AND run_at <= unixepoch()
+   AND (expires_at IS NULL OR expires_at > unixepoch())
+   AND ((state = 'pending' AND run_at <= unixepoch())
+        OR (state = 'processing' AND claim_expires_at < unixepoch()))
+ ORDER BY run_at, id
+ LIMIT ?5;
+
+-- name: claim_level
+SELECT priority FROM _honker_live
+ WHERE queue = ?1 AND state IN ('pending', 'processing') AND priority <= ?2
+ ORDER BY priority DESC LIMIT 1;
+
+-- name: claim_ids
+-- Re-checks honker's predicate, so a row that stopped being claimable since
+-- it was picked (a second boundary passed) is left alone.
+UPDATE _honker_live
+   SET state = 'processing', worker_id = ?2,
+       claim_expires_at = unixepoch() + ?3, attempts = attempts + 1
+ WHERE id IN (SELECT value FROM json_each(?1))
+   AND attempts < max_attempts
+   AND (expires_at IS NULL OR expires_at > unixepoch())
+   AND ((state = 'pending' AND run_at <= unixepoch())
+        OR (state = 'processing' AND claim_expires_at < unixepoch()))
+RETURNING id, queue, payload, worker_id, attempts, claim_expires_at;
+
+-- name: deadletter_ids
+DELETE FROM _honker_live
+ WHERE id IN (SELECT value FROM json_each(?1))
+   AND attempts >= max_attempts
+   AND (expires_at IS NULL OR expires_at > unixepoch())
+   AND ((state = 'pending' AND run_at <= unixepoch())
+        OR (state = 'processing' AND claim_expires_at < unixepoch()))
+RETURNING id, queue, payload, priority, run_at, max_attempts, attempts, created_at;
+
 -- name: claim
--- `state IN (...)` is redundant but lets the planner prove the partial index
--- _honker_live_claim applies (without it: full scan + temp B-tree).
+-- honker's claim in one statement; used for n < 0 (no limit), where every
+-- claimable row is taken anyway.
 UPDATE _honker_live
    SET state = 'processing', worker_id = ?2,
        claim_expires_at = unixepoch() + ?4, attempts = attempts + 1
@@ -189,8 +241,11 @@ VALUES (?1, ?2, CASE WHEN ?3 > 0 THEN unixepoch() + ?3 END)
 ON CONFLICT (job_id) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at;
 
 -- name: result_get
+-- An expires_at honker cannot read as an i64 (a REAL from a ttl past 2^63 s)
+-- makes the result absent there, so here too.
 SELECT value FROM _honker_results
- WHERE job_id = ?1 AND (expires_at IS NULL OR expires_at > unixepoch());
+ WHERE job_id = ?1
+   AND (expires_at IS NULL OR (typeof(expires_at) = 'integer' AND expires_at > unixepoch()));
 
 -- name: result_sweep
 DELETE FROM _honker_results WHERE expires_at IS NOT NULL AND expires_at <= unixepoch();

@@ -35,6 +35,7 @@ def _set(db: honker.Database, job_id: int, assignments: str) -> None:
 
 def test_claim_valid_at_its_expiry_second(db: honker.Database, q: honker.Queue) -> None:
     def attempt(now: int) -> None:
+        sql(db, "DELETE FROM _honker_live")  # a straddling earlier try's job
         job_id = q.enqueue(now)
         job = q.claim_one("holder")
         _set(db, job_id, "claim_expires_at = unixepoch()")
@@ -247,8 +248,10 @@ def test_next_claim_at(db: honker.Database, q: honker.Queue) -> None:
 
     def pending_deadline(now: int) -> None:
         job_id = q.enqueue("later", delay=20)
-        assert q._next_claim_at() == now + 20, "the nearer of the two"
-        q.cancel(job_id)
+        try:
+            assert q._next_claim_at() == now + 20, "the nearer of the two"
+        finally:
+            q.cancel(job_id)
 
     in_one_second(db, pending_deadline)
 

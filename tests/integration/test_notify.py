@@ -104,6 +104,13 @@ async def test_payload_decoding(db: honker.Database) -> None:
     assert got == [{"a": [1, 2]}, "text", None, 0, "", "not json", None, None, "{broken", 42]
 
 
+def test_listen_needs_no_event_loop_and_works_inside_a_transaction(db: honker.Database) -> None:
+    with db.transaction() as tx:
+        tx.notify("ch", "before")
+        listener = db.listen("ch")
+    assert listener._last_seen == 0, "the uncommitted row was not visible at listen time"
+
+
 def test_notification_object() -> None:
     n = honker.Notification({"id": 3, "channel": "ch", "payload": '{"x": 1}'})
     assert (n.id, n.channel, n.created_at, n.payload) == (3, "ch", 0, {"x": 1})

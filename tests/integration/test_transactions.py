@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 
@@ -101,6 +102,29 @@ def test_other_threads_wait_for_the_writer(table: honker.Database) -> None:
     assert errors == []
     assert seen == ["a"], "the other thread entered only after our commit"
     assert _xs(table) == ["a", "b"]
+
+
+def test_dropped_transaction_rolls_back_and_frees_the_writer(table: honker.Database) -> None:
+    guard = table.transaction()
+    tx = guard.__enter__()  # never exited
+    tx.execute("INSERT INTO t VALUES (1)")
+    del guard, tx
+    gc.collect()
+    errors: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            with table.transaction() as tx2:
+                tx2.execute("INSERT INTO t VALUES (2)")
+        except BaseException as exc:  # noqa: BLE001  reported below
+            errors.append(exc)
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join(10)
+    assert not t.is_alive(), "the writer slot was not released"
+    assert errors == []
+    assert _xs(table) == [2]
 
 
 def test_depth_is_per_thread(db: honker.Database) -> None:

@@ -37,7 +37,6 @@ import pytest
 from interop_support import NodeHonker, NodeSide, PySide
 
 REPO = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
 
 HONKER_NODE_PACKAGE = "@russellthehippo/honker-node-linux-x64-gnu"
 HONKER_NODE_VERSION = "0.4.5"
@@ -109,7 +108,9 @@ def _fetch(dest: Path) -> None:
             )
         tarballs = list(Path(tmp).glob("*.tgz"))
         if proc.returncode != 0 or len(tarballs) != 1:
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            codes = [ln for ln in lines if ln.startswith(("npm error code", "npm error errno"))]
+            tail = "\n".join(dict.fromkeys([*codes, *lines[:8]]))
             pytest.fail(
                 f"could not fetch {spec} with `npm pack` (exit {proc.returncode}): the npm "
                 f"registry is probably unreachable, and the interop tests need it.\n{tail}",

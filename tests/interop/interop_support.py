@@ -538,18 +538,11 @@ class PySide:
         return 1
 
     def lock_release(self, name: str, owner: str) -> int:
-        lock = self.db.lock(name, owner=owner)
-        lock.acquired = True  # release an acquisition made earlier (maybe elsewhere)
-        before = raw_one(
-            self.path, "SELECT count(*) FROM _honker_locks WHERE name=? AND owner=?", (name, owner)
-        )
-        lock.__exit__(None, None, None)
-        return int(before)
+        # The API releases only what this process acquired: use the SQL function.
+        return self._sql("honker_lock_release", name, owner)  # type: ignore[no-any-return]
 
     def lock_renew(self, name: str, owner: str, ttl: int) -> int:
-        lock = self.db.lock(name, ttl=ttl, owner=owner)
-        lock.acquired = True
-        return int(lock.renew(ttl))
+        return self._sql("honker_lock_renew", name, owner, ttl)  # type: ignore[no-any-return]
 
     def rate_limit(self, name: str, limit: int, per: int) -> int:
         return int(self.db.try_rate_limit(name, limit, per))

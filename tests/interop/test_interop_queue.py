@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from typing import Any
 
 from helpers import within
-from interop_support import NodeSide, PySide, now, raw_exec, raw_one, raw_rows
+from interop_support import NodeSide, PySide, now, raw, raw_exec, raw_one, raw_rows
 
 import honker
 
@@ -264,3 +266,67 @@ def test_honker_update_events_see_a_python_enqueue(node: Any, open_db: Any, shar
     (job,) = n.claim("wake", "node-worker")
     assert job["id"] == job_id
     node.request("unsubscribe", sub=sub)
+
+
+def test_concurrent_claimers_never_share_a_job(node: Any, open_db: Any, shared_db: str) -> None:
+    """honker (node process) and us (a thread here) drain one queue at the same time."""
+    n = NodeSide(node, shared_db)
+    py = PySide(open_db(shared_db))
+    ids = node.tx(shared_db, [
+        {"q": "SELECT honker_enqueue('race', ?, NULL, NULL, 0, 3, NULL) AS id", "p": [str(i)]}
+        for i in range(300)
+    ])  # fmt: skip
+    ids = [rows[0]["id"] for rows in ids]
+    mine: list[int] = []
+
+    def python_worker() -> None:
+        while jobs := py.claim("race", "py", 1, 60):
+            mine.append(jobs[0]["id"])
+            time.sleep(0.001)  # "work", outside any transaction (else SQLite's busy
+            # handler lets one tight loop starve the other process: not what we test)
+            assert py.ack("race", jobs[0]["id"], "py") == 1
+
+    worker = threading.Thread(target=python_worker)
+    worker.start()
+    theirs: list[int] = []
+    while jobs := n.claim("race", "node", 1, 60):
+        theirs.append(jobs[0]["id"])
+        assert n.ack("race", jobs[0]["id"], "node") == 1
+    worker.join(30)
+    assert not set(mine) & set(theirs)
+    assert sorted(mine + theirs) == ids
+    assert mine and theirs, "both engines should have won some claims"
+    assert raw_one(shared_db, "SELECT count(*) FROM _honker_live") == 0
+
+
+def test_claim_dead_letters_what_honker_would(node: Any, open_db: Any, tmp_path: Any) -> None:
+    """After honker's engine leaves exhausted rows anywhere in a queue, one claim by
+    us buries exactly what one claim by honker buries (a differential check on a
+    copy of the file, taken after our Database already claimed from that queue)."""
+    path, twin = str(tmp_path / "dl.db"), str(tmp_path / "dl-twin.db")
+    n = NodeSide(node, path)
+    py = PySide(open_db(path))
+    assert py.claim("dl", "w") == []  # our per-queue state now exists
+    x = n.enqueue("dl", "x", priority=20, max_attempts=1)
+    assert [j["id"] for j in n.claim("dl", "crashed", 1, -1)] == [x]  # claim already expired
+    head = n.enqueue("dl", "head", priority=10)
+    n.enqueue("dl", "zero", priority=-5, max_attempts=0)
+    n.enqueue("dl", "neg", priority=-9, max_attempts=-1, run_at=0)
+    late = n.enqueue("dl", "later-zero", delay=3600, max_attempts=0)
+    n.enqueue("dl", "expired-zero", max_attempts=0, expires=-1)  # expired: stays live
+    raw_exec(path, "UPDATE _honker_live SET run_at = unixepoch() WHERE id = ?", (late,))
+    with raw(path) as src, raw(twin) as dst:
+        src.backup(dst)
+
+    ours = py.claim("dl", "w", 1, 60)
+    theirs = NodeSide(node, twin).claim("dl", "w", 1, 60)
+    assert [j["id"] for j in ours] == [j["id"] for j in theirs] == [head]
+
+    def state(p: str) -> tuple[Any, ...]:
+        return (
+            raw_rows(p, "SELECT id, last_error, attempts FROM _honker_dead ORDER BY id"),
+            raw_rows(p, "SELECT id, state, attempts FROM _honker_live ORDER BY id"),
+        )
+
+    assert state(path) == state(twin)
+    assert len(state(path)[0]) == 4
