@@ -82,7 +82,14 @@ def translate(exc: BaseException) -> BaseException:
         return from_sqlite(exc)
     if isinstance(exc, OverflowError):
         return ParameterError(f"SQL parameter out of range: {exc}")
+    if isinstance(exc, UnicodeEncodeError):
+        return _marshal.text_error(exc)
     return exc
+
+
+# What translate() turns into honker errors: SQLite's, an int too large to
+# bind, and text sqlite3 cannot encode as UTF-8 (a lone surrogate).
+_TRANSLATED = (sqlite3.Error, OverflowError, UnicodeEncodeError)
 
 
 def _text(raw: bytes) -> str:
@@ -144,6 +151,8 @@ class Transaction:
                 pass
 
     def _user_sql(self, sql: str) -> None:
+        if not isinstance(sql, str):
+            raise ParameterError(f"sql must be a str, got {type(sql).__name__}")
         # Hand edits of job rows void the dead-letter watermarks (see Watermarks).
         if self._marks is not None and "_honker_live" in sql:
             self._marks.invalidate()
@@ -160,7 +169,7 @@ class Transaction:
         self._user_sql(sql)
         try:
             cur = conn.execute(sql, _marshal.params(params))
-        except (sqlite3.Error, OverflowError) as exc:
+        except _TRANSLATED as exc:
             raise translate(exc) from None
         if cur.description is not None:
             cur.close()
@@ -172,7 +181,7 @@ class Transaction:
         self._user_sql(sql)
         try:
             return _marshal.rows(conn.execute(sql, _marshal.params(params)))
-        except (sqlite3.Error, OverflowError) as exc:
+        except _TRANSLATED as exc:
             raise translate(exc) from None
 
     def notify(self, channel: str, payload: Any) -> int:
@@ -194,7 +203,7 @@ class Transaction:
         conn = self._live()
         try:
             return fn(conn, *args)
-        except (sqlite3.Error, OverflowError) as exc:
+        except _TRANSLATED as exc:
             raise translate(exc) from None
 
 
@@ -247,6 +256,8 @@ class Database:
             raise ParameterError(
                 f"path must be a str, got {type(path).__name__}; pass str(path)"
             )
+        if "\x00" in path:
+            raise ConfigError(f"path must not contain a NUL character: {path!r}")
         self._backend_choice = resolve_backend(watcher_backend)
         self._poll_interval_s = resolve_poll_interval(watcher_poll_interval_ms)
         if sqlite3.sqlite_version_info < MIN_SQLITE:
@@ -257,7 +268,7 @@ class Database:
         if synchronous not in SYNCHRONOUS:
             raise ConfigError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}; got {synchronous!r}")
         self._synchronous = synchronous
-        self._max_readers = max(1, int(max_readers))
+        self._max_readers = max(1, _marshal.int_arg("max_readers", max_readers))
         self._slot = threading.Lock()
         self._local = threading.local()
         self._closed = False
@@ -273,7 +284,7 @@ class Database:
         self._marks = Watermarks()
         try:
             writer = connect(path, synchronous)
-        except sqlite3.Error as exc:
+        except _TRANSLATED as exc:
             raise translate(exc) from None
         self._writer: sqlite3.Connection | None = writer
         try:
@@ -341,7 +352,7 @@ class Database:
         try:
             result = fn(conn, *args)
             ok = True
-        except (sqlite3.Error, OverflowError) as exc:
+        except _TRANSLATED as exc:
             raise translate(exc) from None
         finally:
             self._end(conn, commit=ok)
@@ -368,10 +379,12 @@ class Database:
         Semantics: does not see the uncommitted writes of an open transaction;
         the honker SQL functions are not available here.
         """
+        if not isinstance(sql, str):
+            raise ParameterError(f"sql must be a str, got {type(sql).__name__}")
         conn = self._take_reader()
         try:
             return _marshal.rows(conn.execute(sql, _marshal.params(params)))
-        except (sqlite3.Error, OverflowError) as exc:
+        except _TRANSLATED as exc:
             raise translate(exc) from None
         finally:
             self._give_reader(conn)
@@ -470,18 +483,18 @@ class Database:
     ) -> int:
         """Delete old notifications: older than ``older_than_s`` OR beyond the newest ``max_keep``."""
         if max_keep is not None:
-            max_keep = int(max_keep)
+            max_keep = _marshal.int_arg("max_keep", max_keep)
             if max_keep < 0:
                 raise ConfigError("max_keep must not be negative")
         if older_than_s is None and max_keep is None:
             return 0
-        older = None if older_than_s is None else int(older_than_s)
+        older = None if older_than_s is None else _marshal.int_arg("older_than_s", older_than_s)
         return self._write(pubsub.prune, older, max_keep)
 
     def stream(self, name: str) -> Stream:
         from ._stream import Stream
 
-        s = self._streams.get(name)
+        s = self._streams.get(_marshal.str_arg("stream name", name))
         if s is None:
             s = self._streams[name] = Stream(self, name)
         return s

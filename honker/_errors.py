@@ -74,9 +74,28 @@ class ParameterError(HonkerError, TypeError):
     """An SQL parameter or a payload has a type honker cannot store."""
 
 
+class NotAScheduleError(ParameterError, AttributeError):
+    """A schedule argument is not a ``CronSchedule`` (use ``honker.crontab(...)``
+    or ``honker.every_s(...)``). Also an ``AttributeError``, which is what
+    honker raises when the object has no ``.expr``."""
+
+
 class ConfigError(HonkerError, ValueError):
     """An option passed to honker is out of range or conflicts with an earlier
     one; the message names it."""
+
+
+class OutOfRangeError(ConfigError, OverflowError):
+    """A numeric option is not a finite number that fits in 64 bits (for
+    example ``float("inf")`` or ``2**70``); the message names the option.
+    Pass an integer between -2**63 and 2**63-1."""
+
+
+class InvalidTextError(HonkerError, ValueError):
+    """A ``str`` argument holds a lone surrogate (such as ``"\\ud800"``, often
+    left by ``os.fsdecode`` or a ``surrogateescape`` decode), which SQLite's
+    UTF-8 text cannot store. Nothing was written; clean the string first, e.g.
+    ``s.encode("utf-8", "replace").decode()``."""
 
 
 class ScheduleError(HonkerError, ValueError):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from ._errors import ParameterError
+from ._errors import ConfigError, InvalidTextError, OutOfRangeError, ParameterError
 
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 _PLAIN = frozenset({str, float, bytes, type(None)})
@@ -63,6 +64,54 @@ def _value(v: Any) -> Any:
         raise ParameterError(f"unsupported SQL parameter type: {t.__name__}") from None
 
 
+def int_arg(name: str, value: Any) -> int:
+    """``int(value)`` for the numeric option ``name``, failing with a named error.
+
+    Semantics: whatever ``int()`` accepts is accepted (``"5"``, ``5.9`` → 5),
+    as in honker; the failures keep ``int()``'s builtin class but name the
+    option: a wrong type is a :class:`ParameterError` (``TypeError``), a value
+    ``int()`` rejects (``"x"``, NaN) a :class:`ConfigError` (``ValueError``),
+    and infinity or an integer outside SQLite's 64 bits an
+    :class:`OutOfRangeError` (``ValueError`` and ``OverflowError``).
+    """
+    if type(value) is int and I64_MIN <= value <= I64_MAX:
+        return value
+    try:
+        i = int(value)
+    except TypeError:
+        raise ParameterError(
+            f"{name} must be an integer, got {type(value).__name__}"
+        ) from None
+    except OverflowError:
+        raise OutOfRangeError(f"{name} must be a finite number, got {_short(value)}") from None
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {_short(value)}") from None
+    if not I64_MIN <= i <= I64_MAX:
+        raise OutOfRangeError(f"{name} must fit in 64 bits (|{name}| < 2**63), got {_short(i)}")
+    return i
+
+
+def str_arg(name: str, value: Any) -> str:
+    """``value`` if it is a ``str``, else a :class:`ParameterError` naming ``name``."""
+    if isinstance(value, str):
+        return value
+    raise ParameterError(f"{name} must be a str, got {type(value).__name__}")
+
+
+def text_error(exc: UnicodeEncodeError) -> InvalidTextError:
+    """The named error for SQL text or a parameter that cannot be UTF-8 encoded."""
+    bad = exc.object[exc.start : exc.end] if isinstance(exc.object, str) else "?"
+    return InvalidTextError(
+        f"text holding a lone surrogate ({bad!r} at index {exc.start}) cannot be passed "
+        "to SQLite, whose text must be valid UTF-8"
+    )
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
     """All rows of ``cur`` as dicts keyed by column name (a repeated name: last wins)."""
     desc = cur.description
@@ -70,3 +119,25 @@ def rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
         return []
     names = [d[0] for d in desc]
     return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+NOT_DECODED: Any = object()
+
+
+class StrictPayload:
+    """Mixin: a ``payload`` property decoded from ``_raw`` on first access.
+
+    Strict, as honker's ``Job.payload`` and ``Event.payload``: empty or NULL
+    text is None; text that is not JSON raises ``json.JSONDecodeError``.
+    """
+
+    __slots__ = ()
+    _raw: str | None
+    _payload: Any
+
+    @property
+    def payload(self) -> Any:
+        """The decoded payload (``json.loads`` on first access, then cached)."""
+        if self._payload is NOT_DECODED:
+            self._payload = json.loads(self._raw) if self._raw else None
+        return self._payload

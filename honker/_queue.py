@@ -20,7 +20,8 @@ from ._database import UNSET, _json_payload
 from ._engine import queue as ops
 from ._engine import results as result_ops
 from ._engine.schema import queue_init
-from ._errors import ConfigError, HonkerError
+from ._errors import ConfigError, HonkerError, ParameterError
+from ._marshal import NOT_DECODED, StrictPayload, int_arg, str_arg
 
 if TYPE_CHECKING:
     from ._database import Database
@@ -39,11 +40,13 @@ class QueueInTransactionError(HonkerError, RuntimeError):
 
 def open_queue(db: Database, name: str, vt: Any, max_attempts: Any) -> Queue:
     """``db.queue(...)``: the memoised handle, with honker's conflict rules."""
+    if not isinstance(name, str):  # before the memo lookup: a list is unhashable
+        raise ConfigError(f"queue name must be a str, got {type(name).__name__}")
     cached = db._queues.get(name)
     if cached is not None and vt is UNSET and max_attempts is UNSET:
         return cached
-    vt_i = DEFAULT_VISIBILITY_TIMEOUT_S if vt is UNSET else int(vt)
-    ma_i = DEFAULT_MAX_ATTEMPTS if max_attempts is UNSET else int(max_attempts)
+    vt_i = DEFAULT_VISIBILITY_TIMEOUT_S if vt is UNSET else int_arg("visibility_timeout_s", vt)
+    ma_i = DEFAULT_MAX_ATTEMPTS if max_attempts is UNSET else int_arg("max_attempts", max_attempts)
     if cached is not None:
         if (cached.visibility_timeout_s, cached.max_attempts) != (vt_i, ma_i):
             raise ConfigError(
@@ -87,8 +90,8 @@ class Queue:
             raise ConfigError(f"queue name must be a str, got {type(name).__name__}")
         self.db = db
         self.name = name
-        self.visibility_timeout_s = int(visibility_timeout_s)
-        self.max_attempts = int(max_attempts)
+        self.visibility_timeout_s = int_arg("visibility_timeout_s", visibility_timeout_s)
+        self.max_attempts = int_arg("max_attempts", max_attempts)
         db._write(queue_init)
 
     # -- producing ------------------------------------------------------------
@@ -121,11 +124,11 @@ class Queue:
             "honker_enqueue",
             self.name,
             _json_payload(payload),
-            None if run_at is None else int(run_at),
-            None if delay is None else int(delay),
-            int(priority),
-            self.max_attempts if max_attempts is None else int(max_attempts),
-            None if expires is None else int(expires),
+            None if run_at is None else int_arg("run_at", run_at),
+            None if delay is None else int_arg("delay", delay),
+            int_arg("priority", priority),
+            self.max_attempts if max_attempts is None else int_arg("max_attempts", max_attempts),
+            None if expires is None else int_arg("expires", expires),
         )
 
     # -- claiming -------------------------------------------------------------
@@ -137,9 +140,10 @@ class Queue:
         claim valid for ``visibility_timeout_s``. Concurrent claimers never
         get the same row. ``n <= 0`` returns ``[]`` without touching the file.
         """
-        n = int(n)
+        n = int_arg("n", n)
         if n <= 0:
             return []
+        str_arg("worker_id", worker_id)
         rows = self.db._write(
             ops.claim_batch, self.name, worker_id, n, self.visibility_timeout_s, self.db._marks
         )
@@ -164,7 +168,7 @@ class Queue:
                 handle(job.payload)
                 job.ack()
         """
-        return _WorkerQueueIter(self, worker_id, idle_poll_s)
+        return _WorkerQueueIter(self, str_arg("worker_id", worker_id), idle_poll_s)
 
     def _next_claim_at(self) -> int:
         return self.db._write(ops.next_claim_at, self.name)
@@ -172,11 +176,18 @@ class Queue:
     # -- per-job operations ---------------------------------------------------
     def ack(self, job_id: int, worker_id: str) -> bool:
         """Delete the job if ``worker_id`` still holds a valid claim on it."""
-        return bool(self.db._write(ops.ack, int(job_id), worker_id))
+        return bool(self.db._write(ops.ack, int_arg("job_id", job_id), worker_id))
 
     def ack_batch(self, job_ids: Any, worker_id: str) -> int:
         """Ack many jobs in one transaction; returns how many were ours."""
-        ids = [int(i) for i in job_ids]
+        try:
+            ids = [int_arg("job_ids item", i) for i in job_ids]
+        except TypeError as exc:
+            if isinstance(exc, HonkerError):
+                raise
+            raise ParameterError(
+                f"job_ids must be an iterable of ints, got {type(job_ids).__name__}"
+            ) from None
         if not ids:
             return 0
         return self.db._write(ops.ack_batch, json.dumps(ids), worker_id)
@@ -184,25 +195,26 @@ class Queue:
     def retry(self, job_id: int, worker_id: str, delay_s: int, error: str) -> bool:
         """Return our claimed job to pending after ``delay_s``, or dead-letter it
         if it used its last attempt. False if we do not hold a valid claim."""
-        return bool(self.db._write(ops.retry, int(job_id), worker_id, int(delay_s), str(error)))
+        job, delay = int_arg("job_id", job_id), int_arg("delay_s", delay_s)
+        return bool(self.db._write(ops.retry, job, worker_id, delay, str(error)))
 
     def fail(self, job_id: int, worker_id: str, error: str) -> bool:
         """Move our claimed job to the dead table with ``error``."""
-        return bool(self.db._write(ops.fail, int(job_id), worker_id, str(error)))
+        return bool(self.db._write(ops.fail, int_arg("job_id", job_id), worker_id, str(error)))
 
     def heartbeat(self, job_id: int, worker_id: str, extend_s: int | None = None) -> bool:
         """Reset our claim's deadline to now + ``extend_s`` (default: the
         visibility timeout). False once the claim has expired."""
-        extend = self.visibility_timeout_s if extend_s is None else int(extend_s)
-        return bool(self.db._write(ops.heartbeat, int(job_id), worker_id, extend))
+        extend = self.visibility_timeout_s if extend_s is None else int_arg("extend_s", extend_s)
+        return bool(self.db._write(ops.heartbeat, int_arg("job_id", job_id), worker_id, extend))
 
     def cancel(self, job_id: int) -> bool:
         """Delete a pending or processing job, whoever holds it."""
-        return bool(self.db._write(ops.cancel, int(job_id)))
+        return bool(self.db._write(ops.cancel, int_arg("job_id", job_id)))
 
     def get_job(self, job_id: int) -> dict[str, Any] | None:
         """The live row as a dict (``payload`` is the raw JSON text), or None."""
-        row = self.db._write(ops.get_job, int(job_id))
+        row = self.db._write(ops.get_job, int_arg("job_id", job_id))
         return None if row is None else dict(zip(ops.JOB_COLUMNS, row, strict=True))
 
     def sweep_expired(self) -> int:
@@ -217,12 +229,13 @@ class Queue:
         save replaces the value and expiry.
         """
         text = _json_payload(value)
-        ttl_s = 0 if ttl is None else int(ttl)
-        _txjoin.run(self.db, tx, result_ops.save, "honker_result_save", int(job_id), text, ttl_s)
+        ttl_s = 0 if ttl is None else int_arg("ttl", ttl)
+        job = int_arg("job_id", job_id)
+        _txjoin.run(self.db, tx, result_ops.save, "honker_result_save", job, text, ttl_s)
 
     def get_result(self, job_id: int) -> tuple[bool, Any]:
         """``(True, value)`` if a result is stored and unexpired, else ``(False, None)``."""
-        raw = self.db._write(result_ops.get, int(job_id))
+        raw = self.db._write(result_ops.get, int_arg("job_id", job_id))
         return (False, None) if raw is None else (True, json.loads(raw))
 
     async def wait_result(self, job_id: int, timeout: float | None = None) -> Any:
@@ -263,7 +276,7 @@ class Queue:
         return periodic_task_decorator(self, schedule, **kwargs)
 
 
-class Job:
+class Job(StrictPayload):
     """A claimed job.
 
     Only ``id``, ``queue_name``, ``payload``, ``worker_id``, ``attempts`` and
@@ -306,14 +319,8 @@ class Job:
         self.max_attempts = queue.max_attempts
         self.last_error: str | None = None
         self.created_at = 0
-        self._payload: Any = _NOT_DECODED
+        self._payload: Any = NOT_DECODED
 
-    @property
-    def payload(self) -> Any:
-        """The decoded payload (``json.loads`` on first access)."""
-        if self._payload is _NOT_DECODED:
-            self._payload = json.loads(self._raw) if self._raw else None
-        return self._payload
 
     def ack(self) -> bool:
         """Finish the job (deletes it) if our claim is still valid."""
@@ -335,7 +342,6 @@ class Job:
         return f"Job(id={self.id}, queue={self.queue_name!r}, attempts={self.attempts})"
 
 
-_NOT_DECODED: Any = object()
 
 
 def _claim_or_deadline(

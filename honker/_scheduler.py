@@ -28,9 +28,11 @@ from ._errors import (
     HonkerError,
     LeadershipLost,
     LockHeld,
+    NotAScheduleError,
     ScheduleError,
     SQLFunctionError,
 )
+from ._marshal import int_arg, str_arg
 
 if TYPE_CHECKING:
     from ._database import Database
@@ -143,16 +145,16 @@ class Scheduler:
         Raises ``RuntimeError`` (``SQLFunctionError``) for an invalid
         expression, ``TypeError`` for a payload ``json`` cannot encode.
         """
-        expr = schedule.expr
+        expr = _cron_expr(schedule)
         text = _json_payload(payload)
         args = (
-            name,
-            queue,
+            str_arg("name", name),
+            str_arg("queue", queue),
             expr,
             text,
-            int(priority),
-            None if expires is None else int(expires),
-            int(max_attempts),
+            int_arg("priority", priority),
+            None if expires is None else int_arg("expires", expires),
+            int_arg("max_attempts", max_attempts),
         )
         with _sql_function_errors():
             self.db._write(ops.register, *args)
@@ -212,16 +214,18 @@ class Scheduler:
         Raises ``RuntimeError`` (``SQLFunctionError``) for an invalid
         expression; nothing changes then.
         """
-        expr = None if schedule is None else schedule.expr
+        expr = None if schedule is None else _cron_expr(schedule)
         text = None if payload is UNSET else _json_payload(payload)
         args = (
             name,
             expr,
             text,
-            None if priority is None else int(priority),
-            None if expires is UNSET or expires is None else int(expires),
+            None if priority is None else int_arg("priority", priority),
+            None if expires is UNSET or expires is None else int_arg("expires", expires),
             int(expires is not UNSET),
-            None if max_attempts is UNSET or max_attempts is None else int(max_attempts),
+            None
+            if max_attempts is UNSET or max_attempts is None
+            else int_arg("max_attempts", max_attempts),
             int(max_attempts is not UNSET),
         )
         with _sql_function_errors():
@@ -238,7 +242,7 @@ class Scheduler:
 
             fires = sched.tick(now=time.time() + 3600)   # catch up an hour
         """
-        now_unix = int(self.clock() if now is None else now)
+        now_unix = int_arg("now", self.clock() if now is None else now)
         with _sql_function_errors():
             fires = self.db._write(ops.tick, now_unix)
         return [dict(zip(FIRE_KEYS, f, strict=True)) for f in fires]
@@ -400,6 +404,17 @@ def _lead_step(
         lock_ops.renew(conn, lock_name, owner, ttl)
     fires = ops.tick(conn, now_unix)
     return True, fires, ops.soonest(conn)
+
+
+def _cron_expr(schedule: Any) -> str:
+    """The expression of a ``CronSchedule``-like object, or a named error."""
+    expr = getattr(schedule, "expr", None)
+    if not isinstance(expr, str):
+        raise NotAScheduleError(
+            f"schedule must be a CronSchedule (honker.crontab(...), honker.every_s(...)), "
+            f"got {type(schedule).__name__}"
+        )
+    return expr
 
 
 def _release(lock: _Lock) -> None:

@@ -19,6 +19,7 @@ from . import _txjoin
 from ._database import _json_payload
 from ._engine import streams as ops
 from ._errors import ParameterError
+from ._marshal import NOT_DECODED, StrictPayload, int_arg
 
 if TYPE_CHECKING:
     from ._database import Database
@@ -77,7 +78,7 @@ class Stream:
         Semantics: monotonic; an offset lower than or equal to the saved one
         is ignored, so a consumer cannot be rewound this way.
         """
-        self.db._write(ops.save_offset, consumer, self.name, int(offset))
+        self.db._write(ops.save_offset, consumer, self.name, int_arg("offset", offset))
 
     def get_offset(self, consumer: str) -> int:
         """The offset ``consumer`` last saved on this stream, or 0."""
@@ -112,7 +113,7 @@ class Stream:
                 send_receipt(ev.payload)
         """
         if from_offset is not None:
-            start = int(from_offset)
+            start = int_arg("from_offset", from_offset)
         elif consumer is not None:
             start = self.get_offset(consumer)
         else:
@@ -126,7 +127,7 @@ class Stream:
         """Up to ``limit`` events after ``offset`` as dicts (one write transaction)."""
         return [
             dict(zip(ops.EVENT_COLUMNS, r, strict=True))
-            for r in self._read_rows(int(offset), int(limit))
+            for r in self._read_rows(int_arg("offset", offset), int_arg("limit", limit))
         ]
 
     def __repr__(self) -> str:
@@ -199,7 +200,7 @@ class StreamIterator:
         self._updates.close()
 
 
-class Event:
+class Event(StrictPayload):
     """One stream event.
 
     ``payload`` is decoded on first access with strict ``json.loads`` (stored
@@ -217,14 +218,8 @@ class Event:
             self.key = row.get("key")
             self.created_at = row.get("created_at", 0)
             self._raw = row.get("payload")
-        self._payload: Any = _NOT_DECODED
+        self._payload: Any = NOT_DECODED
 
-    @property
-    def payload(self) -> Any:
-        """The decoded payload."""
-        if self._payload is _NOT_DECODED:
-            self._payload = json.loads(self._raw) if self._raw else None
-        return self._payload
 
     def __repr__(self) -> str:
         return (
@@ -233,4 +228,3 @@ class Event:
         )
 
 
-_NOT_DECODED: Any = object()

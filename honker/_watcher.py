@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import threading
 import time
@@ -74,11 +75,27 @@ def resolve_poll_interval(ms: object) -> float:
         raise ConfigError(f"watcher poll interval must be a number of milliseconds, got {ms!r}")
     if ms <= 0:
         raise ConfigError("watcher poll interval must be positive")
+    try:
+        finite = math.isfinite(ms)
+    except OverflowError:  # an int too large for a float
+        finite = False
+    if not finite:
+        raise ConfigError(f"watcher poll interval must be a finite number, got {ms!r}")
     return ms / 1000
 
 
+_RUST_ESCAPES = {"\\": "\\\\", '"': '\\"', "\0": "\\0", "\t": "\\t", "\r": "\\r", "\n": "\\n"}
+
+
 def _rust_debug(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """``s`` quoted as Rust's ``{:?}`` prints it (control characters escaped)."""
+    out = []
+    for ch in s:
+        esc = _RUST_ESCAPES.get(ch)
+        if esc is None and (ch < " " or "\x7f" <= ch <= "\x9f"):
+            esc = f"\\u{{{ord(ch):x}}}"
+        out.append(esc or ch)
+    return '"' + "".join(out) + '"'
 
 
 class UpdateEvents:

@@ -88,3 +88,14 @@ def open_db() -> Iterator[Callable[..., honker.Database]]:
 @pytest.fixture
 def db(open_db: Callable[..., honker.Database], db_path: str) -> honker.Database:
     return open_db(db_path)
+
+
+@pytest.fixture
+def clean_registry() -> Iterator[None]:
+    """The process-wide task registry is empty during the test and restored after."""
+    reg = honker.registry()
+    saved = dict(reg._by_name)
+    reg._by_name.clear()
+    yield
+    reg._by_name.clear()
+    reg._by_name.update(saved)

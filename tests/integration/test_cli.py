@@ -23,19 +23,11 @@ import pytest
 
 import honker
 from honker.__main__ import main
-from honker._tasks import registry
 
 Run = Callable[..., tuple[int, str, str]]
 
 
-@pytest.fixture(autouse=True)
-def clean_registry() -> Iterator[None]:
-    reg = registry()
-    saved = dict(reg._by_name)
-    reg._by_name.clear()
-    yield
-    reg._by_name.clear()
-    reg._by_name.update(saved)
+pytestmark = pytest.mark.usefixtures("clean_registry")
 
 
 @pytest.fixture

@@ -30,16 +30,7 @@ from honker._tasks import (
     registry,
 )
 
-
-@pytest.fixture(autouse=True)
-def clean_registry() -> Iterator[None]:
-    """Each test starts and ends with an empty global registry."""
-    reg = registry()
-    saved = dict(reg._by_name)
-    reg._by_name.clear()
-    yield
-    reg._by_name.clear()
-    reg._by_name.update(saved)
+pytestmark = pytest.mark.usefixtures("clean_registry")
 
 
 def envelope(

@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,18 +18,10 @@ from helpers import async_wait_until, within
 
 import honker
 from honker import _worker
-from honker._tasks import _ENVELOPE, Retryable, TaskRegistry, registry
+from honker._tasks import _ENVELOPE, Retryable, TaskRegistry
 from honker._worker import _compute_delay, _drain_loop, run_task, run_workers
 
-
-@pytest.fixture(autouse=True)
-def clean_registry() -> Iterator[None]:
-    reg = registry()
-    saved = dict(reg._by_name)
-    reg._by_name.clear()
-    yield
-    reg._by_name.clear()
-    reg._by_name.update(saved)
+pytestmark = pytest.mark.usefixtures("clean_registry")
 
 
 def claim(q: honker.Queue) -> honker.Job:

@@ -158,3 +158,24 @@ async def test_python_scheduler_yields_to_a_honker_leader(
     with pytest.raises(honker.LockHeld):
         await within(honker.Scheduler(db).run(), 5)
     assert n.lock_release("honker-scheduler", "node-leader") == 1
+
+
+def test_honker_scheduler_tick_through_our_sql_function(
+    node: Any, open_db: Any, shared_db: str
+) -> None:
+    """The literal ``SELECT honker_scheduler_tick(?)`` of honker's docs, on our writer."""
+    n = NodeSide(node, shared_db)
+    db = open_db(shared_db)
+    n.schedule("nightly", "reports", "0 3 * * *", {"kind": "nightly"}, max_attempts=2)
+    fire_at = n.schedules()[0]["next_fire_at"]
+    with db.transaction() as tx:
+        assert tx.query("SELECT honker_scheduler_tick(?) AS f", [fire_at - 1])[0]["f"] == "[]"
+        text = tx.query("SELECT honker_scheduler_tick(?) AS f", [fire_at + 5])[0]["f"]
+        soonest = tx.query("SELECT honker_scheduler_soonest() AS s")[0]["s"]
+    (fire,) = json.loads(text)
+    assert list(fire) == ["fire_at", "job_id", "name", "queue"]
+    assert (fire["fire_at"], fire["name"], fire["queue"]) == (fire_at, "nightly", "reports")
+    assert soonest == n.soonest() == n.schedules()[0]["next_fire_at"] > fire_at
+    (job,) = n.claim("reports", "node-worker")
+    assert (job["id"], job["payload"]) == (fire["job_id"], {"kind": "nightly"})
+    assert raw_one(shared_db, "SELECT max_attempts FROM _honker_live") == 2

@@ -9,8 +9,6 @@ from typing import Any
 
 from interop_support import NodeSide, PySide, dump, raw, raw_one, raw_rows, schema
 
-import honker
-
 
 def _master_sql(path: str) -> list[tuple[Any, ...]]:
     with raw(path) as conn:
@@ -239,4 +237,3 @@ def test_python_opens_a_file_honker_is_using(node: Any, open_db: Any, tmp_path: 
     job = n.enqueue("q", {"hello": "wörld"})
     db = open_db(path)  # honker still has the file open in the node process
     assert db.queue("q").get_job(job)["payload"] == '{"hello":"wörld"}'
-    assert isinstance(honker.open, object)
