@@ -72,6 +72,10 @@ def main() -> None:
         for name, figures in peer.items():
             if r["figure"] in figures:
                 r[name] = figures[r["figure"]]
+    print("\n== wake")
+    import wake
+
+    wake_rows = wake.main([])
     print("\n== summary")
     print_rows(rows)
     RESULTS.mkdir(exist_ok=True)
@@ -88,6 +92,21 @@ def main() -> None:
         cells = [f"{r[k]:,.0f}" if isinstance(r.get(k), int | float) else "–"
                  for k in ("honker_native", "huey", "persist_queue", "litequeue")]
         lines.append(f"| {r['figure']} | {r['honker_py']:,.0f} | {r['bare_sqlite3']:,.0f} | {r['ratio']:.2f}× | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Wake latency (producer process enqueues, a `claim()` iterator in another process holds the",
+        "job; includes the producer's enqueue transaction) and idle CPU of a waiting worker process:",
+        "",
+        "| backend | p50 ms | p90 ms | p99 ms | max ms | idle CPU % of a core |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for w in wake_rows:
+        if w.get("p50_ms") is None:
+            continue
+        lines.append(
+            f"| {w['figure']} | {w['p50_ms']:.2f} | {w['p90_ms']:.2f} | {w['p99_ms']:.2f} | "
+            f"{w['max_ms']:.2f} | {w['idle_cpu_pct']:.2f} |"
+        )
     (RESULTS / "summary.md").write_text("\n".join(lines) + "\n")
     if chart(rows, RESULTS / "chart.png"):
         print(f"\nwrote {RESULTS / 'summary.md'} and {RESULTS / 'chart.png'}")

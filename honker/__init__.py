@@ -25,10 +25,13 @@ from ._errors import ConfigError as ConfigError
 from ._errors import CorruptDatabaseError as CorruptDatabaseError
 from ._errors import DatabaseClosedError as DatabaseClosedError
 from ._errors import DatabaseError as DatabaseError
+from ._errors import DatabaseReplacedError as DatabaseReplacedError
 from ._errors import DiskFullError as DiskFullError
 from ._errors import HonkerError as HonkerError
+from ._errors import InvalidTextError as InvalidTextError
 from ._errors import LeadershipLost, LockHeld, UnknownTaskError
 from ._errors import NestedTransactionError as NestedTransactionError
+from ._errors import OutOfRangeError as OutOfRangeError
 from ._errors import ParameterError as ParameterError
 from ._errors import ReadOnlyDatabaseError as ReadOnlyDatabaseError
 from ._errors import ScheduleError as ScheduleError

@@ -47,6 +47,12 @@ class CorruptDatabaseError(DatabaseError):
     backup; honker will not write to it."""
 
 
+class DatabaseReplacedError(DatabaseError):
+    """The database file was deleted or replaced (renamed over, restored) after
+    ``honker.open()``. This connection would write to the old, unreachable
+    file, so honker refuses. Close the Database and reopen with ``honker.open()``."""
+
+
 class SQLFunctionError(DatabaseError):
     """A ``honker_*`` SQL function rejected its arguments (for example
     ``ttl_s must be positive``); the message is honker's."""

@@ -64,7 +64,7 @@ def _value(v: Any) -> Any:
         raise ParameterError(f"unsupported SQL parameter type: {t.__name__}") from None
 
 
-def int_arg(name: str, value: Any) -> int:
+def int_arg(name: str, value: Any, *, bounded: bool = True) -> int:
     """``int(value)`` for the numeric option ``name``, failing with a named error.
 
     Semantics: whatever ``int()`` accepts is accepted (``"5"``, ``5.9`` → 5),
@@ -72,7 +72,9 @@ def int_arg(name: str, value: Any) -> int:
     option: a wrong type is a :class:`ParameterError` (``TypeError``), a value
     ``int()`` rejects (``"x"``, NaN) a :class:`ConfigError` (``ValueError``),
     and infinity or an integer outside SQLite's 64 bits an
-    :class:`OutOfRangeError` (``ValueError`` and ``OverflowError``).
+    :class:`OutOfRangeError` (``ValueError`` and ``OverflowError``);
+    ``bounded=False`` lets integers beyond 64 bits through, for the options
+    where honker gives them a meaning.
     """
     if type(value) is int and I64_MIN <= value <= I64_MAX:
         return value
@@ -86,7 +88,7 @@ def int_arg(name: str, value: Any) -> int:
         raise OutOfRangeError(f"{name} must be a finite number, got {_short(value)}") from None
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {_short(value)}") from None
-    if not I64_MIN <= i <= I64_MAX:
+    if bounded and not I64_MIN <= i <= I64_MAX:
         raise OutOfRangeError(f"{name} must fit in 64 bits (|{name}| < 2**63), got {_short(i)}")
     return i
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._database import Transaction
+from ._errors import ParameterError
 
 if TYPE_CHECKING:
     from ._database import Database
@@ -24,6 +25,11 @@ def run(db: Database, tx: Any, fn: Callable[..., T], sql_name: str, *args: Any) 
         return db._write(fn, *args)
     if type(tx) is Transaction:
         return tx._run(fn, *args)
+    if not callable(getattr(tx, "query", None)):
+        raise ParameterError(
+            "tx must be the Transaction of `with db.transaction() as tx:` (or an object "
+            f"with query(sql, params)), got {type(tx).__name__}"
+        )
     marks = ", ".join("?" * len(args))
     rows = tx.query(f"SELECT {sql_name}({marks}) AS r", list(args))
     return rows[0]["r"]  # type: ignore[no-any-return]

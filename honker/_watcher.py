@@ -328,6 +328,14 @@ class UpdateWatcher:
             next_identity_check = now + IDENTITY_CHECK_S
             try:
                 st = os.stat(self.path)
+            except FileNotFoundError:
+                # Deleted: unlike honker (which only wakes), die, so waiting
+                # iterators stop instead of working on a file nobody can reopen
+                # (tests/reliability/test_faults.py::test_file_deleted_under_a_running_worker).
+                raise _FileReplaced(
+                    f"honker: database file deleted: {_rust_debug(self.path)}. The watcher "
+                    "cannot recover; close the Database and reopen with honker.open()."
+                ) from None
             except OSError as exc:
                 log.warning("update watcher cannot stat %s: %s", self.path, exc)
                 detector.reset()

@@ -81,10 +81,13 @@ async def test_bursts_coalesce(db: honker.Database) -> None:
     for _ in range(50):
         _commit(db)
     await within(anext(updates), 5)
-    # The burst left at most one more pending tick (one that landed after we
-    # took the first); then it goes quiet.
-    if not await _no_tick(updates):
-        assert await _no_tick(updates)
+    # Fifty commits coalesce into a handful of ticks: the one we took, plus
+    # at most a couple the watcher fired for the burst's tail after we took
+    # it (it can be descheduled mid-burst); then it goes quiet.
+    extra = 0
+    while not await _no_tick(updates):
+        extra += 1
+        assert extra <= 3, "a burst of 50 commits must coalesce"
 
 
 async def test_rollbacks_and_empty_transactions_do_not_wake(db: honker.Database) -> None:

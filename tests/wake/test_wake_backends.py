@@ -152,7 +152,7 @@ def test_shm_failing_when_the_watcher_starts_is_not_hidden(
     with pytest.raises(RuntimeError) as info:
         db.update_events()
     assert str(info.value).startswith(PROBE_FAILED + "-shm unavailable (")
-    with pytest.raises(RuntimeError, match="^watcher_backend probe failed"):
+    with pytest.raises(RuntimeError, match=r"^watcher_backend probe failed"):
         db.listen("ch", fallback_poll_s=None)
     monkeypatch.undo()
     assert db.update_events() is not None  # and it recovers once it can work

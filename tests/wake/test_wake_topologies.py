@@ -13,6 +13,7 @@ once.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -59,7 +60,7 @@ class Notes:
 
     def check(self, per_tag: dict[str, int]) -> None:
         ids = self.ids
-        assert all(a < b for a, b in zip(ids, ids[1:], strict=False)), "ids increase, no repeats"
+        assert all(a < b for a, b in itertools.pairwise(ids)), "ids increase, no repeats"
         assert {tag: len(s) for tag, s in self.seqs.items()} == per_tag
         for tag, s in self.seqs.items():
             assert s == list(range(per_tag[tag])), f"{tag}: complete and in commit order"

@@ -49,7 +49,8 @@ NOTIFY_PRODUCER = textwrap.dedent(
 JOB_PRODUCER = textwrap.dedent(
     """
     import sys, time, honker
-    path, queue, count, tag, stops = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+    path, queue, tag = sys.argv[1], sys.argv[2], sys.argv[4]
+    count, stops = int(sys.argv[3]), int(sys.argv[5])
     db = honker.open(path)
     q = db.queue(queue)
     print("ready", flush=True)
@@ -231,5 +232,22 @@ CHECKPOINTER = textwrap.dedent(
             break
     ck.close()
     db.close()
+    """
+)
+
+# argv: path count. On "go": ``count`` times, open a Database, commit one
+# notification ["churn", i] and close it again; then prints "done".
+CHURNER = textwrap.dedent(
+    """
+    import sys, honker
+    path, count = sys.argv[1], int(sys.argv[2])
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for i in range(count):
+        db = honker.open(path)
+        with db.transaction() as tx:
+            tx.notify("ch", ["churn", i])
+        db.close()
+    print("done", flush=True)
     """
 )

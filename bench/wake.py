@@ -1,0 +1,312 @@
+"""Wake latency and idle CPU of each watcher backend, across processes.
+
+1. Latency. A producer process enqueues one job at a time, with a random
+   5-15 ms pause between jobs; the payload holds ``time.time()`` read right
+   before the ``enqueue()`` call, so each figure includes the producer's
+   enqueue transaction. A consumer process waiting in ``async for job in
+   q.claim(...)`` reads ``time.time()`` as the job arrives. p50/p90/p99/max.
+2. Idle CPU. A worker process waits in ``q.claim(...)`` (default
+   ``idle_poll_s``) on an empty queue; its CPU time (all threads) over 10 s,
+   after a 1 s warm-up, as a percentage of one core.
+
+For comparison, the same run measures the idle CPU of a Python process asleep
+in asyncio without honker (the floor), and the CPU cost of one poll done with
+bare sqlite3 (``PRAGMA data_version`` on a plain connection, what the polling
+backend runs every millisecond), of one ``pread`` of the ``-shm`` header (the
+shm backend's poll), and of one ``time.sleep(0.001)`` wake-up in Python; each
+also as % of a core at one call per millisecond.
+
+    python bench/wake.py [--samples N] [--idle-s S] [--backends polling,shm,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+from _common import ROOT, bare_connect, save, tmp_db
+
+import honker
+from honker import _shmfd
+from honker._detectors import default_backend
+
+BACKENDS = ["polling", "shm", "kernel", "default"]
+LABELS = {"polling": "polling (1 ms)", "shm": "shm (1 ms)", "kernel": "kernel",
+          "default": "default"}
+WARMUP_JOBS = 5  # dropped: the consumer may not be waiting yet
+
+CONSUMER = textwrap.dedent(
+    """
+    import asyncio, json, sys, time, honker
+
+    async def main():
+        path, backend, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+        db = honker.open(path, watcher_backend=None if backend == "default" else backend,
+                         watcher_poll_interval_ms=1)
+        jobs = db.queue("lat").claim("bench")
+        print("ready", flush=True)
+        lat = []
+        async for job in jobs:
+            lat.append(time.time() - job.payload["t"])
+            job.ack()
+            if len(lat) == n:
+                break
+        print(json.dumps(lat), flush=True)
+        jobs.close()
+        db.close()
+
+    asyncio.run(main())
+    """
+)
+
+PRODUCER = textwrap.dedent(
+    """
+    import random, sys, time, honker
+    path, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    db = honker.open(path)
+    q = db.queue("lat")
+    rng = random.Random(seed)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for i in range(n):
+        time.sleep(rng.uniform(0.005, 0.015))
+        q.enqueue({"t": time.time(), "i": i})
+    db.close()
+    """
+)
+
+IDLE = textwrap.dedent(
+    """
+    import asyncio, sys, honker
+
+    async def main():
+        path, backend = sys.argv[1], sys.argv[2]
+        db = honker.open(path, watcher_backend=None if backend == "default" else backend)
+        jobs = db.queue("idle").claim("idler")
+        print("ready", flush=True)
+        async for job in jobs:
+            job.ack()
+
+    asyncio.run(main())
+    """
+)
+
+# The floor: a Python process asleep in asyncio, no honker at all.
+ASLEEP = textwrap.dedent(
+    """
+    import asyncio
+    print("ready", flush=True)
+    asyncio.run(asyncio.Event().wait())
+    """
+)
+
+
+def setup(path: str, queue: str) -> None:
+    """Schema and queue exist before any child opens the file."""
+    db = honker.open(path)
+    db.queue(queue)
+    db.close()
+
+
+def spawn(code: str, *args: object) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    argv = [sys.executable, "-c", code, *map(str, args)]
+    return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+
+
+def expect_ready(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if line != "ready":
+        proc.kill()
+        raise RuntimeError(f"child did not start (said {line!r})")
+
+
+def percentile(sorted_xs: list[float], p: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    k = math.ceil(p / 100 * len(sorted_xs)) - 1
+    return sorted_xs[max(0, min(len(sorted_xs) - 1, k))]
+
+
+def latency(backend: str, samples: int) -> list[float]:
+    """Commit-to-claim seconds for ``samples`` jobs, across two processes."""
+    path = tmp_db()
+    setup(path, "lat")
+    consumer = spawn(CONSUMER, path, backend, samples + WARMUP_JOBS)
+    producer = None
+    try:
+        expect_ready(consumer)
+        producer = spawn(PRODUCER, path, samples + WARMUP_JOBS, random.randrange(2**32))
+        expect_ready(producer)
+        assert producer.stdin is not None and consumer.stdout is not None
+        producer.stdin.write("go\n")
+        producer.stdin.flush()
+        lat = json.loads(consumer.stdout.readline())
+        return lat[WARMUP_JOBS:]  # type: ignore[no-any-return]
+    finally:
+        for proc in (producer, consumer):
+            if proc is not None:
+                finish(proc)
+
+
+def finish(proc: subprocess.Popen[str]) -> None:
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            pipe.close()
+    if proc.wait(30) != 0:
+        raise RuntimeError(f"child exited with {proc.returncode}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of every thread of ``pid`` so far (ns-precise schedstat if there)."""
+    try:
+        total = 0
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        return total / 1e9
+    except OSError:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu(code: str, backend: str, warmup_s: float, idle_s: float) -> float:
+    """% of one core used by a child process (``code``) once it printed ready."""
+    path = tmp_db()
+    setup(path, "idle")
+    proc = spawn(code, path, backend)
+    try:
+        expect_ready(proc)
+        time.sleep(warmup_s)
+        cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
+        time.sleep(idle_s)
+        cpu1, t1 = cpu_seconds(proc.pid), time.monotonic()
+    finally:
+        proc.kill()
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
+    return 100 * (cpu1 - cpu0) / (t1 - t0)
+
+
+def per_call_us(fn: object, n: int) -> float:
+    """CPU microseconds per call of ``fn`` (best of 3 runs of ``n`` calls)."""
+    best = float("inf")
+    for _ in range(3):
+        c0 = time.process_time()
+        for _ in range(n):
+            fn()  # type: ignore[operator]
+        best = min(best, time.process_time() - c0)
+    return best / n * 1e6
+
+
+def bare_polls() -> list[tuple[str, float]]:
+    """CPU µs per call of each poll primitive, outside honker."""
+    path = tmp_db()
+    writer = bare_connect(path)
+    writer.execute("INSERT INTO _honker_notifications (channel, payload) VALUES ('c', '1')")
+    watcher = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None)
+    # The registry's descriptor: never open()+close() -shm beside live connections.
+    key, fd = _shmfd.acquire(path + "-shm")
+    try:
+        return [
+            (
+                "bare sqlite3: PRAGMA data_version",
+                per_call_us(lambda: watcher.execute("PRAGMA data_version").fetchone(), 100_000),
+            ),
+            ("os.pread of the -shm header", per_call_us(lambda: os.pread(fd, 12, 0), 200_000)),
+            ("time.sleep(0.001) in Python", per_call_us(lambda: time.sleep(0.001), 2_000)),
+        ]
+    finally:
+        _shmfd.release(key)
+        watcher.close()
+        writer.close()
+
+
+def wake_row(label: str, backend: str, lat_ms: list[float], cpu: float) -> dict[str, object]:
+    return {
+        "figure": label,
+        "backend": backend,
+        "samples": len(lat_ms),
+        "p50_ms": percentile(lat_ms, 50) if lat_ms else None,
+        "p90_ms": percentile(lat_ms, 90) if lat_ms else None,
+        "p99_ms": percentile(lat_ms, 99) if lat_ms else None,
+        "max_ms": lat_ms[-1] if lat_ms else None,
+        "idle_cpu_pct": cpu,
+    }
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, object]]:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--samples", type=int, default=300)
+    ap.add_argument("--idle-s", type=float, default=10.0)
+    ap.add_argument("--warmup-s", type=float, default=1.0)
+    ap.add_argument("--backends", default=",".join(BACKENDS))
+    a = ap.parse_args(argv)
+    default_is = default_backend(tmp_db())
+    rows: list[dict[str, object]] = []
+    for backend in a.backends.split(","):
+        label = LABELS[backend] + (f" = {default_is}" if backend == "default" else "")
+        print(f"  {label}: latency, {a.samples} jobs...", file=sys.stderr, flush=True)
+        lat = sorted(x * 1000 for x in latency(backend, a.samples))
+        print(f"  {label}: idle CPU, {a.idle_s:g} s...", file=sys.stderr, flush=True)
+        rows.append(wake_row(label, backend, lat, idle_cpu(IDLE, backend, a.warmup_s, a.idle_s)))
+    print("  floor: idle CPU of a bare asyncio process...", file=sys.stderr, flush=True)
+    floor = idle_cpu(ASLEEP, "none", a.warmup_s, a.idle_s)
+    rows.append(wake_row("(no honker: asyncio asleep)", "none", [], floor))
+    for figure, us in bare_polls():
+        row = wake_row(figure, "bare", [], us / 10)  # % of a core at one call per ms
+        row["us_per_poll"] = us
+        rows.append(row)
+    print_table(rows, a.samples, a.idle_s, a.warmup_s)
+    save("wake", rows)
+    return rows
+
+
+def _ms(v: object) -> str:
+    return f"{v:>8.2f}" if isinstance(v, float) else f"{'-':>8}"
+
+
+def print_table(
+    rows: list[dict[str, object]], samples: int, idle_s: float, warmup_s: float
+) -> None:
+    print(
+        "Wake latency: a producer process enqueues a job, a claim() iterator in another\n"
+        f"process holds it; {samples} jobs 5-15 ms apart. Includes the producer's enqueue\n"
+        "transaction (its clock is read just before enqueue()).\n"
+        "Idle CPU: a worker process waiting in claim() on an empty queue (default\n"
+        f"idle_poll_s), all threads, {idle_s:g} s after {warmup_s:g} s of warm-up, % of one core.\n"
+    )
+    head = f"{'backend':<28}" + "".join(
+        f" {h:>8}" for h in ("p50 ms", "p90 ms", "p99 ms", "max ms")
+    ) + f" {'idle CPU %':>11}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        if r["backend"] == "bare":
+            continue
+        cells = "".join(" " + _ms(r[k]) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms"))
+        print(f"{r['figure']!s:<28}{cells} {r['idle_cpu_pct']:>11.3f}")
+    print("\nOne poll, CPU per call (and % of a core at one call per ms):")
+    for r in rows:
+        if r["backend"] == "bare":
+            print(f"  {r['figure']!s:<36} {r['us_per_poll']:>7.2f} µs  ({r['idle_cpu_pct']:.3f} %)")
+    by = {r["backend"]: r for r in rows}
+    if "polling" in by:
+        pragma = next(r for r in rows if str(r["figure"]).startswith("bare sqlite3"))
+        ratio = float(by["polling"]["idle_cpu_pct"]) / float(pragma["idle_cpu_pct"])  # type: ignore[arg-type]
+        print(f"polling backend idle CPU / bare PRAGMA data_version once per ms: {ratio:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Helpers shared by the reliability tests (tests/reliability/).
+
+Child processes are started with ``helpers.spawn_child`` and always reaped by
+the autouse fixture in tests/conftest.py; these helpers only add what several
+reliability tests need: checking a file's integrity from a fresh connection
+and reading a child's output without blocking.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+from typing import Any
+
+from helpers import Child
+
+
+def integrity(path: str) -> str:
+    """``PRAGMA integrity_check`` from a fresh connection: ``"ok"`` or the problems."""
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        rows = conn.execute("PRAGMA integrity_check").fetchall()
+    finally:
+        conn.close()
+    return "\n".join(str(r[0]) for r in rows)
+
+
+def scalar(path: str, sql: str, *params: Any) -> Any:
+    """One value from a fresh read-only-by-habit connection (never through honker)."""
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        return conn.execute(sql, params).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def sigkill(child: Child) -> None:
+    """SIGKILL the child (no clean-up runs in it) and reap it."""
+    if child.proc.poll() is None:
+        os.kill(child.proc.pid, signal.SIGKILL)
+    child.kill()
+
+
+class Lines:
+    """Every line a child printed so far, read without blocking."""
+
+    def __init__(self, child: Child) -> None:
+        self.child = child
+        self.lines: list[str] = []
+
+    def poll(self) -> list[str]:
+        while True:
+            try:
+                self.lines.append(self.child.readline(timeout=0.001))
+            except (AssertionError, subprocess.TimeoutExpired):  # nothing new, or exited
+                return self.lines
+
+    def starting(self, prefix: str) -> list[str]:
+        return [ln for ln in self.poll() if ln.startswith(prefix)]

@@ -1,0 +1,91 @@
+"""The kernel (inotify) backend's promise (engine.md §8.5, honker._detectors):
+a kernel event only triggers a ``data_version`` confirmation, and a safety
+check every 100 ms means that an event arriving before its commit is visible
+(or no event at all) can delay a wake but never lose it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from helpers import within
+
+import honker
+from honker import _detectors
+
+SLOW_PUBLISH_S = 0.05  # > CONFIRM_FOR_S: the confirmation gives up before the commit shows
+
+
+@pytest.fixture
+def slow_publisher(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the watcher see each new ``data_version`` only SLOW_PUBLISH_S after
+    it first changed: as if the writer wrote its WAL frames (the inotify
+    event) and was then descheduled before publishing the WAL-index header."""
+    real_read = _detectors._DataVersion._read
+    hidden: dict[int, tuple[int, float]] = {}  # id(conn) -> (last shown, when the new one appeared)
+
+    def read(conn: sqlite3.Connection) -> int:
+        version = real_read(conn)
+        shown, since = hidden.setdefault(id(conn), (version, 0.0))
+        if version == shown:
+            return version
+        now = time.monotonic()
+        if since == 0.0:
+            hidden[id(conn)] = (shown, now)
+            return shown
+        if now - since < SLOW_PUBLISH_S:
+            return shown
+        hidden[id(conn)] = (version, 0.0)
+        return version
+
+    monkeypatch.setattr(_detectors._DataVersion, "_read", staticmethod(read))
+
+
+@pytest.fixture
+def busy_directory(tmp_path: Path) -> Iterator[None]:
+    """Another file in the database's directory written every 10 ms (a log, a
+    second database): a steady stream of inotify events that are not ours."""
+    stop = threading.Event()
+
+    def scribble() -> None:
+        with open(tmp_path / "app.log", "a") as log:
+            while not stop.wait(0.01):
+                log.write("x\n")
+                log.flush()
+
+    writer = threading.Thread(target=scribble, name="test-scribbler")
+    writer.start()
+    yield
+    stop.set()
+    writer.join()
+
+
+async def test_a_commit_published_late_still_wakes(
+    slow_publisher: None, open_db: Callable[..., honker.Database], db_path: str
+) -> None:
+    db = open_db(db_path, watcher_backend="kernel")
+    updates = db.update_events()
+    with db.transaction() as tx:
+        tx.notify("ch", 1)
+    started = time.monotonic()
+    assert await within(updates.wait(None), 2)
+    assert time.monotonic() - started < 0.5  # the 100 ms safety check, not luck
+
+
+async def test_a_commit_published_late_wakes_even_when_the_directory_is_busy(
+    slow_publisher: None, busy_directory: None, open_db: Callable[..., honker.Database],
+    db_path: str,
+) -> None:
+    """Events for other files must not postpone the safety check forever."""
+    db = open_db(db_path, watcher_backend="kernel")
+    updates = db.update_events()
+    with db.transaction() as tx:
+        tx.notify("ch", 1)
+    started = time.monotonic()
+    assert await within(updates.wait(None), 2)
+    assert time.monotonic() - started < 0.5
