@@ -411,14 +411,17 @@ class Database:
         A deleted or renamed-over database stays open and writable through
         this connection, so commits would go to a file nobody can open again:
         committed work silently lost. Checked at most every
-        ``FILE_CHECK_EVERY_S`` (guarded by
+        ``FILE_CHECK_EVERY_S``, and on every write once the update watcher
+        has died (it notices a replaced file first) (guarded by
         tests/reliability/test_faults.py::test_file_replaced_under_a_running_worker).
         """
         if self._identity is None:
             return
         now = time.monotonic()
         if now < self._file_check_at:
-            return
+            watcher = self._watcher
+            if watcher is None or watcher.alive:
+                return
         try:
             st = os.stat(self.path)
         except FileNotFoundError:

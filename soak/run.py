@@ -145,45 +145,62 @@ def role_worker(path: str, index: int) -> None:
 def role_listener(path: str) -> None:
     db = honker.open(path)
     stop = _stop_flag()
-    ids: list[int] = []
+    # Counters, not lists: the soak's own bookkeeping must not grow the RSS.
+    # Ids arrive in increasing order, so a repeat is one not above the last.
+    seen = {"received": 0, "distinct": 0, "last": 0}
 
     async def main() -> None:
         listener = db.listen(CHANNEL, fallback_poll_s=1.0)
         print("ready", flush=True)
-        while not stop.is_set():
+        while not (stop.is_set() and seen["last"] >= _newest(db, NEWEST_NOTE, CHANNEL)):
             try:
                 note = await asyncio.wait_for(anext(listener), 0.5)
             except TimeoutError:
                 continue
-            ids.append(note.id)
+            _count_in_order(seen, note.id)
         listener.close()
 
     asyncio.run(main())
     db.close()
-    _final(received=len(ids), distinct=len(set(ids)))
+    _final(received=seen["received"], distinct=seen["distinct"])
+
+
+# Once told to stop, the listener and the consumer read on until they have
+# seen the newest row: the controller stops them after the producers.
+NEWEST_NOTE = "SELECT COALESCE(MAX(id), 0) AS n FROM _honker_notifications WHERE channel = ?"
+NEWEST_EVENT = "SELECT COALESCE(MAX(offset), 0) AS n FROM _honker_stream WHERE topic = ?"
+
+
+def _newest(db: honker.Database, sql: str, name: str) -> int:
+    return int(db.query(sql, [name])[0]["n"])
+
+
+def _count_in_order(seen: dict[str, int], key: int) -> None:
+    seen["received"] += 1
+    if key > seen["last"]:
+        seen["distinct"] += 1
+        seen["last"] = key
 
 
 def role_consumer(path: str) -> None:
     db = honker.open(path)
     stop = _stop_flag()
-    offsets: list[int] = []
+    seen = {"received": 0, "distinct": 0, "last": 0}
 
     async def main() -> None:
         events = db.stream(STREAM).subscribe(consumer="soak-consumer", save_every_n=100)
         print("ready", flush=True)
-        while not stop.is_set():
+        while not (stop.is_set() and seen["last"] >= _newest(db, NEWEST_EVENT, STREAM)):
             try:
                 event = await asyncio.wait_for(anext(events), 0.5)
             except TimeoutError:
                 continue
-            offsets.append(event.offset)
-            if len(offsets) % 1000 == 0:
-                print(f"progress {len(offsets)}", flush=True)
+            _count_in_order(seen, event.offset)
         events.close()
 
     asyncio.run(main())
     db.close()
-    _final(received=len(offsets), distinct=len(set(offsets)))
+    _final(received=seen["received"], distinct=seen["distinct"])
 
 
 def role_scheduler(path: str) -> None:
@@ -326,7 +343,7 @@ def run(args: argparse.Namespace) -> int:
     initial_fire = _setup(path)
     print(
         f"soak: {duration:.0f}s on {path}: {args.producers} producers "
-        f"({args.rate:g} jobs/s each{' , unpaced' if args.rate <= 0 else ''}), "
+        f"({f'{args.rate:g} jobs/s each' if args.rate > 0 else 'unpaced'}), "
         f"{args.workers} workers, 1 listener, 1 stream consumer, 1 scheduler",
         flush=True,
     )
@@ -419,21 +436,9 @@ def run(args: argparse.Namespace) -> int:
             conn, f"SELECT COUNT(*) FROM _honker_notifications WHERE channel = '{CHANNEL}'"
         )
         events = _count(conn, f"SELECT COUNT(*) FROM _honker_stream WHERE topic = '{STREAM}'")
-        deadline = time.monotonic() + STOP_WAIT_S
-        while True:  # let the consumer catch up before stopping it
-            try:
-                line = procs["consumer"].lines.get(timeout=0.2)
-            except queue.Empty:
-                line = ""
-            saved = _count(conn, "SELECT COALESCE(MAX(offset), 0) FROM _honker_stream_consumers "
-                                 "WHERE name = 'soak-consumer'")  # fmt: skip
-            top = _count(conn, f"SELECT COALESCE(MAX(offset), 0) FROM _honker_stream "
-                               f"WHERE topic = '{STREAM}'")  # fmt: skip
-            if line is None or saved >= top - 100 or time.monotonic() > deadline:
-                break
-        time.sleep(1.0)  # the consumer's and listener's last read after the final tick
-        listener = procs["listener"].stop()
-        consumer = procs["consumer"].stop()
+        # Both drain up to the newest row before they answer (see their roles).
+        listener = procs["listener"].stop(STOP_WAIT_S)
+        consumer = procs["consumer"].stop(STOP_WAIT_S)
         procs["scheduler"].stop()
 
         prod_ids = {r[0] for r in conn.execute("SELECT job_id FROM soak_produced")}
