@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help demo test test-fast lint typecheck bench soak clean
+.PHONY: help demo test lint typecheck bench soak clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ $(BIN)/.bench-installed: $(BIN)/.installed
 
 bench: $(BIN)/.bench-installed  ## run every benchmark in bench/ (table + chart in bench/results/)
 	cd bench && ../$(BIN)/python run_all.py $(ARGS)
+
+soak: $(BIN)/.installed  ## run the soak test (MINUTES=10): producers, workers, listeners, stream, scheduler
+	$(BIN)/python soak/run.py --minutes $(or $(MINUTES),10)
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -52,15 +52,27 @@ def rate(n: int, fn: Callable[[], None], repeat: int = 3) -> float:
     return n / best
 
 
-def row(figure: str, ours: float, bare: float, unit: str = "ops/s", **peers: float | None) -> dict[str, object]:
-    r = {"figure": figure, "honker_py": ours, "bare_sqlite3": bare, "ratio": ours / bare, "unit": unit}
+def row(
+    figure: str, ours: float, bare: float, unit: str = "ops/s", **peers: float | None
+) -> dict[str, object]:
+    r = {
+        "figure": figure,
+        "honker_py": ours,
+        "bare_sqlite3": bare,
+        "ratio": ours / bare,
+        "unit": unit,
+    }
     r.update({k: v for k, v in peers.items()})
     return r
 
 
 def print_rows(rows: list[dict[str, object]]) -> None:
-    peers = sorted({k for r in rows for k in r} - {"figure", "honker_py", "bare_sqlite3", "ratio", "unit"})
-    head = f"{'figure':<38} {'honker-py':>11} {'bare sqlite3':>13} {'ratio':>6}" + "".join(f" {p:>14}" for p in peers)
+    peers = sorted(
+        {k for r in rows for k in r} - {"figure", "honker_py", "bare_sqlite3", "ratio", "unit"}
+    )
+    head = f"{'figure':<38} {'honker-py':>11} {'bare sqlite3':>13} {'ratio':>6}" + "".join(
+        f" {p:>14}" for p in peers
+    )
     print(head)
     print("-" * len(head))
     for r in rows:

@@ -80,7 +80,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         cycles = a.cycles if batch == 1 else max(50, a.cycles // 16)
         for depth in (1_000, 100_000):
             rows.append(
-                row(f"claim {batch} + ack {batch}, depth {depth:,}", ours(depth, batch, cycles), bare(depth, batch, cycles), "jobs/s")
+                row(
+                    f"claim {batch} + ack {batch}, depth {depth:,}",
+                    ours(depth, batch, cycles),
+                    bare(depth, batch, cycles),
+                    "jobs/s",
+                )
             )
     print_rows(rows)
     save("claim", rows)

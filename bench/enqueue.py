@@ -76,7 +76,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     a = ap.parse_args(argv)
     rows = [
         row("enqueue, 1 job per transaction", ours_single(a.jobs), bare_single(a.jobs), "jobs/s"),
-        row("enqueue, 1000 jobs per transaction", ours_batched(a.jobs * 10), bare_batched(a.jobs * 10), "jobs/s"),
+        row(
+            "enqueue, 1000 jobs per transaction",
+            ours_batched(a.jobs * 10),
+            bare_batched(a.jobs * 10),
+            "jobs/s",
+        ),
     ]
     print_rows(rows)
     save("enqueue", rows)

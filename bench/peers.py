@@ -43,7 +43,9 @@ def honker_node_binary() -> Path | None:
         return None
     CACHE.mkdir(parents=True, exist_ok=True)
     spec = f"{HONKER_NODE}@{HONKER_NODE_VERSION}"
-    proc = subprocess.run(["npm", "pack", spec, "--silent"], cwd=CACHE, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        ["npm", "pack", spec, "--silent"], cwd=CACHE, capture_output=True, text=True, timeout=300
+    )
     if proc.returncode != 0:
         print(f"peers: npm pack {spec} failed: {proc.stderr.strip()[-300:]}", file=sys.stderr)
         return None
@@ -57,8 +59,18 @@ def honker_native(jobs: int, cycles: int) -> dict[str, float]:
     if binary is None or not shutil.which("node"):
         return {}
     out = subprocess.run(
-        ["node", str(Path(__file__).with_name("honker_node.js")), str(binary), tempfile.mkdtemp(), str(jobs), str(cycles)],
-        capture_output=True, text=True, check=True, timeout=600,
+        [
+            "node",
+            str(Path(__file__).with_name("honker_node.js")),
+            str(binary),
+            tempfile.mkdtemp(),
+            str(jobs),
+            str(cycles),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -85,11 +97,15 @@ def huey(jobs: int, cycles: int) -> dict[str, float]:
     def work(p):  # type: ignore[no-untyped-def]
         return None
 
-    out["enqueue, 1 job per transaction"] = _best(jobs, lambda: [work(PAYLOAD) for _ in range(jobs)])
+    out["enqueue, 1 job per transaction"] = _best(
+        jobs, lambda: [work(PAYLOAD) for _ in range(jobs)]
+    )
     h.flush()
     for _ in range(1000 + cycles * 4):
         work(PAYLOAD)
-    out["claim 1 + ack 1, depth 1,000"] = _best(cycles, lambda: [h.dequeue() for _ in range(cycles)])
+    out["claim 1 + ack 1, depth 1,000"] = _best(
+        cycles, lambda: [h.dequeue() for _ in range(cycles)]
+    )
     return out
 
 
@@ -98,7 +114,9 @@ def persist_queue(jobs: int, cycles: int) -> dict[str, float]:
 
     out: dict[str, float] = {}
     q = SQLiteAckQueue(tempfile.mkdtemp(), auto_commit=True, multithreading=True)
-    out["enqueue, 1 job per transaction"] = _best(jobs, lambda: [q.put(PAYLOAD) for _ in range(jobs)])
+    out["enqueue, 1 job per transaction"] = _best(
+        jobs, lambda: [q.put(PAYLOAD) for _ in range(jobs)]
+    )
     q2 = SQLiteAckQueue(tempfile.mkdtemp(), auto_commit=True, multithreading=True)
     for _ in range(1000 + cycles * 4):
         q2.put(PAYLOAD)
@@ -117,7 +135,9 @@ def litequeue(jobs: int, cycles: int) -> dict[str, float]:
 
     out: dict[str, float] = {}
     q = LiteQueue(os.path.join(tempfile.mkdtemp(), "lq.db"))
-    out["enqueue, 1 job per transaction"] = _best(jobs, lambda: [q.put(json.dumps(PAYLOAD)) for _ in range(jobs)])
+    out["enqueue, 1 job per transaction"] = _best(
+        jobs, lambda: [q.put(json.dumps(PAYLOAD)) for _ in range(jobs)]
+    )
     q2 = LiteQueue(os.path.join(tempfile.mkdtemp(), "lq.db"))
     for _ in range(1000 + cycles * 4):
         q2.put(json.dumps(PAYLOAD))
@@ -131,7 +151,12 @@ def litequeue(jobs: int, cycles: int) -> dict[str, float]:
     return out
 
 
-PEERS = {"honker_native": honker_native, "huey": huey, "persist_queue": persist_queue, "litequeue": litequeue}
+PEERS = {
+    "honker_native": honker_native,
+    "huey": huey,
+    "persist_queue": persist_queue,
+    "litequeue": litequeue,
+}
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
@@ -144,7 +169,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         try:
             results[name] = fn(a.jobs, a.cycles)
         except ImportError as exc:
-            print(f"peers: {name} not installed ({exc}); pip install -e '.[bench]'", file=sys.stderr)
+            print(
+                f"peers: {name} not installed ({exc}); pip install -e '.[bench]'", file=sys.stderr
+            )
         except Exception as exc:  # noqa: BLE001  a peer failing must not hide the others
             print(f"peers: {name} failed: {exc!r}", file=sys.stderr)
     for name, figures in results.items():

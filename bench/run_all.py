@@ -29,11 +29,20 @@ def chart(rows: list[dict[str, object]], path: Path) -> bool:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("run_all: matplotlib not installed; no chart (pip install -e '.[bench]')", file=sys.stderr)
+        print(
+            "run_all: matplotlib not installed; no chart (pip install -e '.[bench]')",
+            file=sys.stderr,
+        )
         return False
     series = ["honker_py", "bare_sqlite3", "honker_native", "huey", "persist_queue", "litequeue"]
-    labels = {"honker_py": "honker-py (this)", "bare_sqlite3": "bare sqlite3", "honker_native": "honker (Rust)",
-              "huey": "Huey/SqliteHuey", "persist_queue": "persist-queue", "litequeue": "litequeue"}
+    labels = {
+        "honker_py": "honker-py (this)",
+        "bare_sqlite3": "bare sqlite3",
+        "honker_native": "honker (Rust)",
+        "huey": "Huey/SqliteHuey",
+        "persist_queue": "persist-queue",
+        "litequeue": "litequeue",
+    }
     figs = [r for r in rows if r["unit"] == "jobs/s"]
     fig, ax = plt.subplots(figsize=(12, 0.55 * len(figs) * 2 + 1.5))
     height = 0.8 / len(series)
@@ -46,7 +55,9 @@ def chart(rows: list[dict[str, object]], path: Path) -> bool:
     ax.invert_yaxis()
     ax.set_xscale("log")
     ax.set_xlabel("jobs per second (log scale, higher is better)")
-    ax.set_title(f"honker-py vs bare sqlite3 and peers — {platform.machine()}, SQLite {sqlite3.sqlite_version}")
+    ax.set_title(
+        f"honker-py vs bare sqlite3 and peers — {platform.machine()}, SQLite {sqlite3.sqlite_version}"
+    )
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -89,9 +100,15 @@ def main() -> None:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        cells = [f"{r[k]:,.0f}" if isinstance(r.get(k), int | float) else "–"
-                 for k in ("honker_native", "huey", "persist_queue", "litequeue")]
-        lines.append(f"| {r['figure']} | {r['honker_py']:,.0f} | {r['bare_sqlite3']:,.0f} | {r['ratio']:.2f}× | " + " | ".join(cells) + " |")
+        cells = [
+            f"{r[k]:,.0f}" if isinstance(r.get(k), int | float) else "–"
+            for k in ("honker_native", "huey", "persist_queue", "litequeue")
+        ]
+        lines.append(
+            f"| {r['figure']} | {r['honker_py']:,.0f} | {r['bare_sqlite3']:,.0f} | {r['ratio']:.2f}× | "
+            + " | ".join(cells)
+            + " |"
+        )
     lines += [
         "",
         "Wake latency (producer process enqueues, a `claim()` iterator in another process holds the",

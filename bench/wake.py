@@ -39,8 +39,12 @@ from honker import _shmfd
 from honker._detectors import default_backend
 
 BACKENDS = ["polling", "shm", "kernel", "default"]
-LABELS = {"polling": "polling (1 ms)", "shm": "shm (1 ms)", "kernel": "kernel",
-          "default": "default"}
+LABELS = {
+    "polling": "polling (1 ms)",
+    "shm": "shm (1 ms)",
+    "kernel": "kernel",
+    "default": "default",
+}
 WARMUP_JOBS = 5  # dropped: the consumer may not be waiting yet
 
 CONSUMER = textwrap.dedent(
@@ -287,9 +291,11 @@ def print_table(
         "Idle CPU: a worker process waiting in claim() on an empty queue (default\n"
         f"idle_poll_s), all threads, {idle_s:g} s after {warmup_s:g} s of warm-up, % of one core.\n"
     )
-    head = f"{'backend':<28}" + "".join(
-        f" {h:>8}" for h in ("p50 ms", "p90 ms", "p99 ms", "max ms")
-    ) + f" {'idle CPU %':>11}"
+    head = (
+        f"{'backend':<28}"
+        + "".join(f" {h:>8}" for h in ("p50 ms", "p90 ms", "p99 ms", "max ms"))
+        + f" {'idle CPU %':>11}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:

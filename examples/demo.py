@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import honker  # noqa: E402
+import honker
 
 QUEUE = "demo"
 POISON_EVERY = 97  # every 97th job always fails: dead-lettered after 3 attempts
@@ -128,7 +128,9 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--db", help="database file (default: a fresh file in a temp dir)")
     ap.add_argument("--jobs", type=int, default=3000, help="jobs to enqueue (default 3000)")
     ap.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
@@ -153,12 +155,19 @@ def main() -> int:
         tx.execute(SCHEMA)
     expected_dead = a.jobs // POISON_EVERY
     tty = sys.stdout.isatty()
-    print(f"honker demo: {a.jobs} jobs, {a.workers} worker processes, 1 producer at {a.rate:g} jobs/s")
+    print(
+        f"honker demo: {a.jobs} jobs, {a.workers} worker processes, 1 producer at {a.rate:g} jobs/s"
+    )
     print(f"database: {path}")
 
-    workers = [spawn(["--role", "worker", "--db", path, "--name", f"worker-{i + 1}"]) for i in range(a.workers)]
+    workers = [
+        spawn(["--role", "worker", "--db", path, "--name", f"worker-{i + 1}"])
+        for i in range(a.workers)
+    ]
     t0 = time.monotonic()
-    producer = spawn(["--role", "producer", "--db", path, "--jobs", str(a.jobs), "--rate", str(a.rate)])
+    producer = spawn(
+        ["--role", "producer", "--db", path, "--jobs", str(a.jobs), "--rate", str(a.rate)]
+    )
     last_line = 0.0
     target = a.jobs - expected_dead
     try:
@@ -193,8 +202,12 @@ def main() -> int:
     if tty:
         print()
 
-    lat = sorted(r["latency_ms"] for r in db.query("SELECT latency_ms FROM demo_done WHERE attempts = 1"))
-    per_worker = db.query("SELECT worker, count(*) AS n FROM demo_done GROUP BY worker ORDER BY worker")
+    lat = sorted(
+        r["latency_ms"] for r in db.query("SELECT latency_ms FROM demo_done WHERE attempts = 1")
+    )
+    per_worker = db.query(
+        "SELECT worker, count(*) AS n FROM demo_done GROUP BY worker ORDER BY worker"
+    )
     retried = db.query("SELECT count(*) AS n FROM demo_done WHERE attempts > 1")[0]["n"]
     dead = db.query("SELECT id, attempts, last_error FROM _honker_dead WHERE queue = ?", [QUEUE])
     c = counts(db)
@@ -202,7 +215,9 @@ def main() -> int:
     print("summary")
     print(f"  jobs done        {c['done']} of {a.jobs} ({retried} after a retry)")
     print(f"  dead letters     {len(dead)} (poison jobs that failed all 3 attempts)")
-    print(f"  throughput       {c['done'] / elapsed:,.0f} jobs/s over {elapsed:.1f}s (producer paced at {a.rate:g}/s)")
+    print(
+        f"  throughput       {c['done'] / elapsed:,.0f} jobs/s over {elapsed:.1f}s (producer paced at {a.rate:g}/s)"
+    )
     print(
         f"  wake latency     p50 {percentile(lat, 50):.2f} ms   p99 {percentile(lat, 99):.2f} ms"
         "   (enqueue in the producer -> job in a waiting worker)"

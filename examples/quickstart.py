@@ -1,6 +1,6 @@
 """Quick start: a job that commits with the business row, and a worker.
 
-    python examples/quickstart.py
+python examples/quickstart.py
 """
 
 import asyncio
@@ -9,7 +9,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import honker  # noqa: E402
+import honker
 
 path = os.environ.get("HONKER_EXAMPLE_DB") or os.path.join(tempfile.mkdtemp(), "app.db")
 db = honker.open(path)

@@ -1,6 +1,6 @@
 """Cron-style scheduling: the leader enqueues jobs on schedule.
 
-    python examples/scheduler.py
+python examples/scheduler.py
 """
 
 import asyncio
@@ -9,15 +9,22 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import honker  # noqa: E402
+import honker
 
 path = os.environ.get("HONKER_EXAMPLE_DB") or os.path.join(tempfile.mkdtemp(), "app.db")
 db = honker.open(path)
 reports = db.queue("reports")
 
 scheduler = honker.Scheduler(db)
-scheduler.add(name="heartbeat", queue="reports", schedule=honker.every_s(1), payload={"kind": "ping"})
-scheduler.add(name="nightly", queue="reports", schedule=honker.crontab("0 3 * * *"), payload={"kind": "nightly"})
+scheduler.add(
+    name="heartbeat", queue="reports", schedule=honker.every_s(1), payload={"kind": "ping"}
+)
+scheduler.add(
+    name="nightly",
+    queue="reports",
+    schedule=honker.crontab("0 3 * * *"),
+    payload={"kind": "nightly"},
+)
 for entry in scheduler.list():
     print(f"{entry['name']:<10} {entry['cron_expr']:<12} next fire at {entry['next_fire_at']}")
 

@@ -8,12 +8,11 @@ one that fails and is retried), then works the queue until all are done.
 
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import honker  # noqa: E402
+import honker
 
 PRODUCER = """
 import sys

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _functions, _marshal
+from ._detectors import default_backend, probe
 from ._engine import pubsub, schema
 from ._engine.queue import Watermarks
 from ._errors import (
@@ -32,7 +33,6 @@ from ._errors import (
     TransactionNotStartedError,
     from_sqlite,
 )
-from ._detectors import default_backend, probe
 from ._watcher import UpdateEvents, UpdateWatcher, resolve_backend, resolve_poll_interval
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ UNSET: Any = object()  # "argument not given", where None means something
 
 log = logging.getLogger("honker.database")
 
-# Keeping the -wal file bounded (docs/GUARANTEES.md, "WAL checkpoints").
+# Keeping the -wal file bounded (README.md, Guarantees, "WAL checkpoints").
 # SQLite's automatic checkpoint (wal_autocheckpoint, PASSIVE) copies only the
 # frames no reader still needs, and the -wal is rewritten from its start only
 # once a checkpoint got through all of it: with readers and writers always
@@ -290,9 +290,7 @@ class Database:
         synchronous: str = "NORMAL",
     ) -> None:
         if not isinstance(path, str):
-            raise ParameterError(
-                f"path must be a str, got {type(path).__name__}; pass str(path)"
-            )
+            raise ParameterError(f"path must be a str, got {type(path).__name__}; pass str(path)")
         if "\x00" in path:
             raise ConfigError(f"path must not contain a NUL character: {path!r}")
         self._backend_choice = resolve_backend(watcher_backend)
@@ -303,7 +301,9 @@ class Database:
                 f"(unixepoch, RETURNING); this Python has {sqlite3.sqlite_version}"
             )
         if synchronous not in SYNCHRONOUS:
-            raise ConfigError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}; got {synchronous!r}")
+            raise ConfigError(
+                f"synchronous must be one of {', '.join(SYNCHRONOUS)}; got {synchronous!r}"
+            )
         self._synchronous = synchronous
         self._max_readers = max(1, _marshal.int_arg("max_readers", max_readers))
         self._slot = threading.Lock()
@@ -602,7 +602,9 @@ class Database:
             pass
 
     # -- features (each lives in its own module) ------------------------------
-    def queue(self, name: str, visibility_timeout_s: Any = UNSET, max_attempts: Any = UNSET) -> Queue:
+    def queue(
+        self, name: str, visibility_timeout_s: Any = UNSET, max_attempts: Any = UNSET
+    ) -> Queue:
         """The queue ``name`` (memoised per Database; see :class:`honker.Queue`)."""
         from ._queue import open_queue
 
@@ -617,7 +619,7 @@ class Database:
     def prune_notifications(
         self, older_than_s: float | None = None, max_keep: int | None = None
     ) -> int:
-        """Delete old notifications: older than ``older_than_s`` OR beyond the newest ``max_keep``."""
+        """Delete notifications older than ``older_than_s`` OR beyond the newest ``max_keep``."""
         if max_keep is not None:
             max_keep = _marshal.int_arg("max_keep", max_keep, bounded=False)  # huge: no limit
             if max_keep < 0:
@@ -681,8 +683,6 @@ def _rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
     except sqlite3.Error:
         pass  # SQLite already rolled back (e.g. after SQLITE_FULL)
-
-
 
 
 def open(  # noqa: A001  honker's public name

@@ -96,7 +96,9 @@ class _DataVersion:
 
     def _connect(self) -> sqlite3.Connection:
         uri = "file:" + quote(self.path) + "?mode=rw"
-        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=0)
+        return sqlite3.connect(
+            uri, uri=True, isolation_level=None, check_same_thread=False, timeout=0
+        )
 
     @staticmethod
     def _read(conn: sqlite3.Connection) -> int:
@@ -168,14 +170,18 @@ def probe_shm(path: str) -> None:
     try:
         key, fd = _shmfd.acquire(shm)
     except OSError as exc:
-        raise _probe_failed(f"-shm unavailable ({exc}). WAL mode + open connection required.") from None
+        raise _probe_failed(
+            f"-shm unavailable ({exc}). WAL mode + open connection required."
+        ) from None
     try:
         try:
             version, _ = _read_shm_header(fd)
         except OSError as exc:
             raise _probe_failed(f"-shm too small or unreadable: {exc}") from None
         if version != WAL_INDEX_VERSION:
-            raise _probe_failed(f"WAL index version {version} != {WAL_INDEX_VERSION} (unsupported SQLite layout)")
+            raise _probe_failed(
+                f"WAL index version {version} != {WAL_INDEX_VERSION} (unsupported SQLite layout)"
+            )
     finally:
         _shmfd.release(key)
 

@@ -81,9 +81,7 @@ def int_arg(name: str, value: Any, *, bounded: bool = True) -> int:
     try:
         i = int(value)
     except TypeError:
-        raise ParameterError(
-            f"{name} must be an integer, got {type(value).__name__}"
-        ) from None
+        raise ParameterError(f"{name} must be an integer, got {type(value).__name__}") from None
     except OverflowError:
         raise OutOfRangeError(f"{name} must be a finite number, got {_short(value)}") from None
     except ValueError:
@@ -120,7 +118,7 @@ def rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
     if desc is None:
         return []
     names = [d[0] for d in desc]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 NOT_DECODED: Any = object()

@@ -10,7 +10,6 @@ Semantics shared by every method:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -154,7 +153,9 @@ class Queue:
         jobs = self.claim_batch(worker_id, 1)
         return jobs[0] if jobs else None
 
-    def claim(self, worker_id: str, idle_poll_s: float | None = DEFAULT_IDLE_POLL_S) -> _WorkerQueueIter:
+    def claim(
+        self, worker_id: str, idle_poll_s: float | None = DEFAULT_IDLE_POLL_S
+    ) -> _WorkerQueueIter:
         """Async iterator of claimed jobs that waits efficiently when idle.
 
         Semantics: subscribes to commits *before* the first claim; when the
@@ -222,7 +223,9 @@ class Queue:
         return self.db._write(ops.sweep_expired, self.name)
 
     # -- results ----------------------------------------------------------------
-    def save_result(self, job_id: int, value: Any, ttl: float | None = None, tx: Any = None) -> None:
+    def save_result(
+        self, job_id: int, value: Any, ttl: float | None = None, tx: Any = None
+    ) -> None:
         """Store ``json.dumps(value)`` as the result of ``job_id``.
 
         ``ttl`` seconds (truncated); None or <= 0 keeps it forever. A second
@@ -255,7 +258,7 @@ class Queue:
                 else:
                     wait_s = deadline - time.monotonic()
                     if wait_s <= 0:
-                        raise asyncio.TimeoutError(f"wait_result({job_id}) timed out")
+                        raise TimeoutError(f"wait_result({job_id}) timed out")
                 await updates.wait(wait_s)
         finally:
             updates.close()
@@ -312,7 +315,14 @@ class Job(StrictPayload):
                 row.get("attempts", 0),
                 row.get("claim_expires_at"),
             )
-        self.id, self.queue_name, self._raw, self.worker_id, self.attempts, self.claim_expires_at = row
+        (
+            self.id,
+            self.queue_name,
+            self._raw,
+            self.worker_id,
+            self.attempts,
+            self.claim_expires_at,
+        ) = row
         self.state = "processing"
         self.priority = 0
         self.run_at = 0
@@ -320,7 +330,6 @@ class Job(StrictPayload):
         self.last_error: str | None = None
         self.created_at = 0
         self._payload: Any = NOT_DECODED
-
 
     def ack(self) -> bool:
         """Finish the job (deletes it) if our claim is still valid."""
@@ -340,8 +349,6 @@ class Job(StrictPayload):
 
     def __repr__(self) -> str:
         return f"Job(id={self.id}, queue={self.queue_name!r}, attempts={self.attempts})"
-
-
 
 
 def _claim_or_deadline(

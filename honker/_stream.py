@@ -9,7 +9,6 @@ offset backwards.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from collections.abc import Callable
@@ -220,11 +219,8 @@ class Event(StrictPayload):
             self._raw = row.get("payload")
         self._payload: Any = NOT_DECODED
 
-
     def __repr__(self) -> str:
         return (
             f"Event(offset={self.offset}, topic={self.topic!r}, key={self.key!r}, "
             f"payload={self.payload!r})"
         )
-
-

@@ -26,7 +26,6 @@ import os
 import threading
 import time
 import weakref
-
 from typing import TYPE_CHECKING
 
 from ._errors import ConfigError, WatcherDiedError
@@ -39,8 +38,7 @@ log = logging.getLogger("honker.watcher")
 DEFAULT_POLL_INTERVAL_MS = 1
 IDENTITY_CHECK_S = 0.1
 WATCHER_DIED = (
-    "honker: update watcher died (database file likely replaced; "
-    "recreate honker.open() to recover)"
+    "honker: update watcher died (database file likely replaced; recreate honker.open() to recover)"
 )
 
 # honker's names (exact, case-sensitive) for each backend.
@@ -107,7 +105,17 @@ class UpdateEvents:
     - ``close()`` unsubscribes; garbage collection does too.
     """
 
-    __slots__ = ("path", "_lock", "_pending", "_error", "_event", "_waiter", "_loop", "_hub", "__weakref__")
+    __slots__ = (
+        "path",
+        "_lock",
+        "_pending",
+        "_error",
+        "_event",
+        "_waiter",
+        "_loop",
+        "_hub",
+        "__weakref__",
+    )
 
     def __init__(self, hub: UpdateWatcher) -> None:
         self.path = hub.path
@@ -292,14 +300,14 @@ class UpdateWatcher:
 
         try:
             detector = make_detector(self.backend, self.path, self._interval, self._stop_r)
-        except BaseException as exc:  # reported to the spawner
+        except BaseException as exc:  # noqa: BLE001  handed to the spawner, which re-raises it
             self._startup_error = exc
             self._ready.set()
             return
         try:
             st = os.stat(self.path)
             identity = (st.st_dev, st.st_ino)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001  handed to the spawner, which re-raises it
             detector.close()
             self._startup_error = exc
             self._ready.set()

@@ -42,7 +42,9 @@ def enqueue(
     expires: int | None,
 ) -> int:
     """``honker_enqueue``: insert a pending row; returns the job id."""
-    cur = conn.execute(Q["enqueue"], (queue, payload, run_at, delay, priority, max_attempts, expires))
+    cur = conn.execute(
+        Q["enqueue"], (queue, payload, run_at, delay, priority, max_attempts, expires)
+    )
     return cur.lastrowid  # type: ignore[return-value]  # an INSERT always sets it
 
 

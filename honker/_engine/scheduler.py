@@ -134,7 +134,9 @@ def update(
         return 0
     conn.execute("SAVEPOINT honker_sched_update")
     try:
-        conn.execute(f"UPDATE _honker_scheduler_tasks SET {', '.join(sets)} WHERE name = ?", (*args, name))
+        conn.execute(
+            f"UPDATE _honker_scheduler_tasks SET {', '.join(sets)} WHERE name = ?", (*args, name)
+        )
     except BaseException:
         conn.execute("ROLLBACK TO SAVEPOINT honker_sched_update")
         conn.execute("RELEASE SAVEPOINT honker_sched_update")
@@ -159,7 +161,9 @@ def tick(conn: sqlite3.Connection, now_unix: int) -> list[tuple[int, int, str, s
             if fired >= MAX_CATCHUP_FIRES:
                 next_fire_at = _next_after(expr, now_unix)
                 break
-            job_id = _queue.enqueue(conn, queue, payload, None, None, priority, max_attempts, expires_s)
+            job_id = _queue.enqueue(
+                conn, queue, payload, None, None, priority, max_attempts, expires_s
+            )
             fires.append((next_fire_at, job_id, name, queue))
             fired += 1
             next_fire_at = _next_after(expr, next_fire_at)

@@ -9,7 +9,10 @@ from .._sql import SCHEMA
 # Columns added to _honker_scheduler_tasks after its first release, with the
 # DDL that adds them to an older file (engine.md §2.11).
 _SCHEDULER_MIGRATIONS = (
-    ("enabled", "ALTER TABLE _honker_scheduler_tasks ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1"),
+    (
+        "enabled",
+        "ALTER TABLE _honker_scheduler_tasks ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1",
+    ),
     (
         "max_attempts",
         "ALTER TABLE _honker_scheduler_tasks ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 3",

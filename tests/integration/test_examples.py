@@ -12,7 +12,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 EXPECTED = {
-    "quickstart.py": ["sending 'welcome' to alice@example.com", "users: ['alice@example.com']", "jobs left: 0"],
+    "quickstart.py": [
+        "sending 'welcome' to alice@example.com",
+        "users: ['alice@example.com']",
+        "jobs left: 0",
+    ],
     "worker.py": ["photo-2.jpg: resized (attempt 2)", "later.jpg: resized"],
     "notify_listen.py": ["'status': 'paid'", "'status': 'shipped'", "pruned: 2"],
     "stream.py": ["saved offset: 2", "offset 4:"],
@@ -45,8 +49,16 @@ def test_example_runs(script: str, tmp_path: Path) -> None:
 
 def test_demo_runs_small(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "demo.py"), "--jobs", "300", "--rate", "1000",
-         "--db", str(tmp_path / "demo.db")],
+        [
+            sys.executable,
+            str(ROOT / "examples" / "demo.py"),
+            "--jobs",
+            "300",
+            "--rate",
+            "1000",
+            "--db",
+            str(tmp_path / "demo.db"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

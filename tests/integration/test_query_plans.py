@@ -75,9 +75,13 @@ def test_unlimited_claim_uses_the_claim_index(db: honker.Database) -> None:
 def test_dead_letter_branches_are_index_ranges(db: honker.Database) -> None:
     db.queue("q")
     plan = _plan(db, "deadletter_since")
-    assert any("_honker_live_processing_deadline (queue=? AND claim_expires_at<?)" in s for s in plan)
+    assert any(
+        "_honker_live_processing_deadline (queue=? AND claim_expires_at<?)" in s for s in plan
+    )
     assert any("INTEGER PRIMARY KEY (rowid>?)" in s for s in plan)
-    assert any("_honker_live_pending_deadline (queue=? AND run_at>? AND run_at<?)" in s for s in plan)
+    assert any(
+        "_honker_live_pending_deadline (queue=? AND run_at>? AND run_at<?)" in s for s in plan
+    )
 
 
 def test_claim_candidates_are_a_bounded_range(db: honker.Database) -> None:

@@ -62,7 +62,7 @@ async def test_each_accepted_name_runs_its_backend(
         ("inotify", '"inotify"'),
         ("None", '"None"'),
         ("", '""'),
-        ('a"b\\c\'', '"a\\"b\\\\c\'"'),
+        ("a\"b\\c'", '"a\\"b\\\\c\'"'),
     ],
 )
 def test_unknown_names_raise_honkers_value_error(db_path: str, name: str, shown: str) -> None:
@@ -129,9 +129,7 @@ def test_probe_shm_on_files_sqlite_did_not_make(tmp_path: Path) -> None:
     _shmfd.release((-1, -1))  # reap the unlinked fake's descriptor now
 
 
-def test_shm_refuses_a_big_endian_platform(
-    db_path: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_shm_refuses_a_big_endian_platform(db_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_detectors.sys, "byteorder", "big")
     with pytest.raises(RuntimeError) as info:
         honker.open(db_path, watcher_backend="shm")

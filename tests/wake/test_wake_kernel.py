@@ -78,7 +78,9 @@ async def test_a_commit_published_late_still_wakes(
 
 
 async def test_a_commit_published_late_wakes_even_when_the_directory_is_busy(
-    slow_publisher: None, busy_directory: None, open_db: Callable[..., honker.Database],
+    slow_publisher: None,
+    busy_directory: None,
+    open_db: Callable[..., honker.Database],
     db_path: str,
 ) -> None:
     """Events for other files must not postpone the safety check forever."""
