@@ -561,7 +561,10 @@ class Database:
         with self._watcher_lock:
             if self._closed:
                 raise DatabaseClosedError(CLOSED)
-            if self._watcher is None or not self._watcher.alive:
+            # A dead watcher (file replaced or deleted) is kept: new subscriptions
+            # then raise the watcher-died error at once instead of quietly
+            # watching whatever file the path names now.
+            if self._watcher is None:
                 self._watcher = UpdateWatcher(self.path, self._poll_interval_s, self._backend)
             return self._watcher.subscribe()
 

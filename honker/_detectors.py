@@ -50,7 +50,7 @@ CONFIRM_FOR_S = 0.02
 # After a wake, pause this long before looking at the next events: subscribers
 # in this process need the GIL to run, and the events of one commit arrive as
 # a burst that is better read at once.
-AFTER_WAKE_PAUSE_S = 0.0002
+AFTER_WAKE_PAUSE_S = 0.001
 WAL_INDEX_VERSION = 3007000
 _SHM_HEADER = struct.Struct("=III")  # iVersion, unused, iChange (native endianness)
 

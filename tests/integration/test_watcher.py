@@ -128,3 +128,20 @@ async def test_close_kills_subscriptions(db: honker.Database) -> None:
         await within(waiting, 5)
     assert str(info.value) == WATCHER_DIED
     assert not honker_threads()
+
+
+async def test_no_new_watcher_after_the_file_was_replaced(
+    db: honker.Database, db_path: str, tmp_path
+) -> None:
+    """After death, new subscriptions fail loudly instead of watching the new file."""
+    updates = db.update_events()
+    honker.open(str(tmp_path / "other.db")).close()
+    os.replace(tmp_path / "other.db", db_path)
+    with pytest.raises(RuntimeError):
+        for _ in range(10):
+            await within(anext(updates), 5)
+    for later in (db.update_events(), db.listen("ch", fallback_poll_s=None)):
+        with pytest.raises(RuntimeError) as info:
+            await within(anext(later), 5)
+        assert str(info.value) == WATCHER_DIED
+    assert not honker_threads()
