@@ -144,4 +144,4 @@ async def test_no_new_watcher_after_the_file_was_replaced(
         with pytest.raises(RuntimeError) as info:
             await within(anext(later), 5)
         assert str(info.value) == WATCHER_DIED
-    assert not honker_threads()
+    await async_wait_until(lambda: not honker_threads(), 5, message="no watcher thread is left")
