@@ -52,6 +52,24 @@ def rate(n: int, fn: Callable[[], None], repeat: int = 3) -> float:
     return n / best
 
 
+def paired(
+    n: int, ours: Callable[[], None], bare: Callable[[], None], repeat: int = 5
+) -> tuple[float, float]:
+    """Best-of-``repeat`` rates of two workloads, run alternately.
+
+    Alternating (ours, bare, ours, bare, ...) keeps a slow patch of the
+    machine (another process, a frequency change) from landing on one side
+    only, which matters for the ratio more than for either rate.
+    """
+    best = [float("inf"), float("inf")]
+    for _ in range(repeat):
+        for i, fn in enumerate((ours, bare)):
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return n / best[0], n / best[1]
+
+
 def row(
     figure: str, ours: float, bare: float, unit: str = "ops/s", **peers: float | None
 ) -> dict[str, object]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 
-from _common import bare_connect, print_rows, rate, row, save, tmp_db
+from _common import bare_connect, paired, print_rows, row, save, tmp_db
 
 import honker
 from honker._sql import Q
@@ -20,54 +21,45 @@ from honker._sql import Q
 PAYLOAD = {"to": "alice@example.com", "template": "welcome", "n": 1}
 
 
-def ours_single(n: int) -> float:
-    db = honker.open(tmp_db())
-    q = db.queue("q")
-    r = rate(n, lambda: [q.enqueue(PAYLOAD) for _ in range(n)])
-    db.close()
-    return r
-
-
-def ours_batched(n: int) -> float:
+def ours(per_tx: int) -> tuple[Callable[[int], None], Callable[[], None]]:
     db = honker.open(tmp_db())
     q = db.queue("q")
 
-    def run() -> None:
-        for _ in range(n // 1000):
+    def run(n: int) -> None:
+        if per_tx == 1:
+            for _ in range(n):
+                q.enqueue(PAYLOAD)
+            return
+        for _ in range(n // per_tx):
             with db.transaction() as tx:
-                for _ in range(1000):
+                for _ in range(per_tx):
                     q.enqueue(PAYLOAD, tx=tx)
 
-    r = rate(n, run)
-    db.close()
-    return r
+    return run, db.close
 
 
-def bare_single(n: int) -> float:
+def bare(per_tx: int) -> tuple[Callable[[int], None], Callable[[], None]]:
     conn = bare_connect(tmp_db())
     sql = Q["enqueue"]
 
-    def run() -> None:
-        for _ in range(n):
+    def run(n: int) -> None:
+        for _ in range(n // per_tx):
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute(sql, ("q", json.dumps(PAYLOAD), None, None, 0, 3, None))
-            conn.execute("COMMIT")
-
-    return rate(n, run)
-
-
-def bare_batched(n: int) -> float:
-    conn = bare_connect(tmp_db())
-    sql = Q["enqueue"]
-
-    def run() -> None:
-        for _ in range(n // 1000):
-            conn.execute("BEGIN IMMEDIATE")
-            for _ in range(1000):
+            for _ in range(per_tx):
                 conn.execute(sql, ("q", json.dumps(PAYLOAD), None, None, 0, 3, None))
             conn.execute("COMMIT")
 
-    return rate(n, run)
+    return run, conn.close
+
+
+def measure(per_tx: int, n: int) -> tuple[float, float]:
+    ours_run, ours_close = ours(per_tx)
+    bare_run, bare_close = bare(per_tx)
+    try:
+        return paired(n, lambda: ours_run(n), lambda: bare_run(n))
+    finally:
+        ours_close()
+        bare_close()
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
@@ -75,13 +67,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     ap.add_argument("--jobs", type=int, default=5000)
     a = ap.parse_args(argv)
     rows = [
-        row("enqueue, 1 job per transaction", ours_single(a.jobs), bare_single(a.jobs), "jobs/s"),
-        row(
-            "enqueue, 1000 jobs per transaction",
-            ours_batched(a.jobs * 10),
-            bare_batched(a.jobs * 10),
-            "jobs/s",
-        ),
+        row("enqueue, 1 job per transaction", *measure(1, a.jobs), "jobs/s"),
+        row("enqueue, 1000 jobs per transaction", *measure(1000, a.jobs * 10), "jobs/s"),
     ]
     print_rows(rows)
     save("enqueue", rows)
