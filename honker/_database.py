@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,7 +23,6 @@ from ._errors import (
     ConfigError,
     DatabaseClosedError,
     DatabaseError,
-    DatabaseReplacedError,
     HonkerError,
     NestedTransactionError,
     ParameterError,
@@ -33,6 +30,7 @@ from ._errors import (
     TransactionNotStartedError,
     from_sqlite,
 )
+from ._fileguard import FileGuard
 from ._watcher import UpdateEvents, UpdateWatcher, resolve_backend, resolve_poll_interval
 
 if TYPE_CHECKING:
@@ -48,36 +46,8 @@ UNSET: Any = object()  # "argument not given", where None means something
 
 log = logging.getLogger("honker.database")
 
-# Keeping the -wal file bounded (README.md, Guarantees, "WAL checkpoints").
-# SQLite's automatic checkpoint (wal_autocheckpoint, PASSIVE) copies only the
-# frames no reader still needs, and the -wal is rewritten from its start only
-# once a checkpoint got through all of it: with readers and writers always
-# overlapping (a busy web app, several worker processes) that never happens
-# and the file grows without bound (guarded by
-# tests/reliability/test_wal.py::test_wal_stays_bounded_under_constant_readers).
-# So, at most every WAL_CHECK_EVERY_S after a commit, the writer looks at the
-# file's size and past WAL_TRUNCATE_PAGES pages runs TRUNCATE checkpoints
-# until one gets through (readers have moved to the newest snapshot) and
-# empties the file, for at most WAL_CHECKPOINT_FOR_S. Each try is made with no
-# busy timeout and the next one a millisecond later, because SQLite's own busy
-# wait keeps retrying one reader's lock with growing sleeps and a reader in a
-# tight loop holds it nearly all the time; a new try re-reads where readers
-# are. A reader that keeps one read transaction open longer than that (or is
-# descheduled in the middle of one) pins the -wal; the writer then tries
-# again after a delay that doubles from WAL_RETRY_MIN_S to WAL_RETRY_MAX_S,
-# and logs a warning once the delay reaches a second.
 WAL_AUTOCHECKPOINT_PAGES = 10000
-WAL_TRUNCATE_PAGES = 15000
-WAL_FRAME_HEADER = 24
-WAL_CHECK_EVERY_S = 0.1
-WAL_CHECKPOINT_FOR_S = 0.25
-WAL_CHECKPOINT_PAUSE_S = 0.001
-WAL_RETRY_MIN_S = 0.1
-WAL_RETRY_MAX_S = 5.0
 BUSY_TIMEOUT_MS = 5000
-# How often a write transaction re-checks that the path still names the file
-# the writer has open (see Database._check_file).
-FILE_CHECK_EVERY_S = 0.1
 
 PRAGMAS = (
     "PRAGMA journal_mode = WAL",
@@ -319,12 +289,7 @@ class Database:
         self._streams: dict[str, Stream] = {}
         self._outboxes: dict[str, Outbox] = {}
         self._marks = Watermarks()
-        self._identity: tuple[int, int] | None = None
-        self._file_check_at = 0.0
-        self._wal_path: str | None = None
-        self._wal_limit = 0
-        self._wal_check_at = 0.0
-        self._wal_retry_s = WAL_RETRY_MIN_S
+        self._guard: FileGuard | None = None
         try:
             writer = connect(path, synchronous)
         except _TRANSLATED as exc:
@@ -334,7 +299,7 @@ class Database:
             self.path: str = writer.execute("PRAGMA database_list").fetchone()[2] or path
             _functions.register(writer, self._marks)
             self._write(schema.install_all)
-            self._watch_file(writer)
+            self._guard = FileGuard.watch(writer, self.path, BUSY_TIMEOUT_MS)
             if self._backend_choice is None:
                 self._backend = default_backend(self.path)
             else:
@@ -364,7 +329,9 @@ class Database:
             self._slot.release()
             raise DatabaseClosedError(CLOSED)
         try:
-            self._check_file()
+            if self._guard is not None:
+                watcher = self._watcher
+                self._guard.check(watcher_died=watcher is not None and not watcher.alive)
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             self._slot.release()
@@ -384,7 +351,8 @@ class Database:
                     err = translate(exc)
                     _rollback(conn)
                     raise err from None
-                self._bound_wal(conn)
+                if self._guard is not None:
+                    self._guard.bound_wal(conn)
             else:
                 _rollback(conn)
         finally:
@@ -393,93 +361,6 @@ class Database:
                 self._writer = None
                 conn.close()
             self._slot.release()
-
-    def _watch_file(self, conn: sqlite3.Connection) -> None:
-        """Remember what the path names now, for :meth:`_check_file` and :meth:`_bound_wal`."""
-        try:
-            st = os.stat(self.path)
-        except (OSError, ValueError):
-            return  # ":memory:", a temporary database: nothing to watch
-        self._identity = (st.st_dev, st.st_ino)
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        self._wal_path = self.path + "-wal"
-        self._wal_limit = WAL_TRUNCATE_PAGES * (page_size + WAL_FRAME_HEADER)
-
-    def _check_file(self) -> None:
-        """Refuse to write once the path no longer names the file we have open.
-
-        A deleted or renamed-over database stays open and writable through
-        this connection, so commits would go to a file nobody can open again:
-        committed work silently lost. Checked at most every
-        ``FILE_CHECK_EVERY_S``, and on every write once the update watcher
-        has died (it notices a replaced file first) (guarded by
-        tests/reliability/test_faults.py::test_file_replaced_under_a_running_worker).
-        """
-        if self._identity is None:
-            return
-        now = time.monotonic()
-        if now < self._file_check_at:
-            watcher = self._watcher
-            if watcher is None or watcher.alive:
-                return
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            raise DatabaseReplacedError(
-                f"database file {self.path!r} was deleted after honker.open(); refusing to "
-                "write to the unlinked file. Close the Database and reopen with honker.open()."
-            ) from None
-        except OSError:
-            return  # cannot tell (e.g. a directory permission): SQLite will say
-        if (st.st_dev, st.st_ino) != self._identity:
-            raise DatabaseReplacedError(
-                f"database file {self.path!r} was replaced after honker.open() (expected "
-                f"dev={self._identity[0]}, ino={self._identity[1]}; found dev={st.st_dev}, "
-                f"ino={st.st_ino}); refusing to write to the old file. Close the Database and "
-                "reopen with honker.open()."
-            )
-        self._file_check_at = now + FILE_CHECK_EVERY_S
-
-    def _bound_wal(self, conn: sqlite3.Connection) -> None:
-        """After a commit (writer slot held): empty an oversized -wal (see WAL_TRUNCATE_PAGES)."""
-        if self._wal_path is None:
-            return
-        now = time.monotonic()
-        if now < self._wal_check_at:
-            return
-        self._wal_check_at = now + WAL_CHECK_EVERY_S
-        try:
-            size = os.stat(self._wal_path).st_size
-        except OSError:
-            return
-        if size <= self._wal_limit:
-            self._wal_retry_s = WAL_RETRY_MIN_S  # emptied, maybe by another process
-            return
-        busy = 1
-        try:
-            conn.execute("PRAGMA busy_timeout = 0")
-            try:
-                while True:
-                    busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-                    if not busy or time.monotonic() - now >= WAL_CHECKPOINT_FOR_S:
-                        break
-                    time.sleep(WAL_CHECKPOINT_PAUSE_S)
-            finally:
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        except sqlite3.Error as exc:  # housekeeping: the commit itself succeeded
-            log.warning("checkpoint of %s failed: %s", self._wal_path, exc)
-        if not busy:
-            self._wal_retry_s = WAL_RETRY_MIN_S
-            return
-        retry_s = self._wal_retry_s
-        self._wal_check_at = time.monotonic() + retry_s
-        self._wal_retry_s = min(2 * retry_s, WAL_RETRY_MAX_S)
-        log.log(
-            logging.WARNING if retry_s >= 1.0 else logging.DEBUG,
-            "%s is %d MB and could not be emptied: a reader has kept one read transaction "
-            "open for more than %d ms (or another process is checkpointing); next try in %.1f s",
-            self._wal_path, size // 2**20, WAL_CHECKPOINT_FOR_S * 1000, retry_s,
-        )  # fmt: skip
 
     def _write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(writer, *args)`` in its own write transaction."""
