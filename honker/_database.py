@@ -263,7 +263,7 @@ class Database:
             raise ParameterError(f"path must be a str, got {type(path).__name__}; pass str(path)")
         if "\x00" in path:
             raise ConfigError(f"path must not contain a NUL character: {path!r}")
-        self._backend_choice = resolve_backend(watcher_backend)
+        backend = resolve_backend(watcher_backend)
         self._poll_interval_s = resolve_poll_interval(watcher_poll_interval_ms)
         if sqlite3.sqlite_version_info < MIN_SQLITE:
             raise DatabaseError(
@@ -300,10 +300,10 @@ class Database:
             _functions.register(writer, self._marks)
             self._write(schema.install_all)
             self._guard = FileGuard.watch(writer, self.path, BUSY_TIMEOUT_MS)
-            if self._backend_choice is None:
+            if backend is None:
                 self._backend = default_backend(self.path)
             else:
-                self._backend = self._backend_choice
+                self._backend = backend
                 probe(self._backend, self.path)
         except BaseException:
             self._writer = None

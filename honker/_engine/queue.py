@@ -162,11 +162,13 @@ def _pick(conn: sqlite3.Connection, queue: str, n: int) -> list[int]:
             after = (rows[-1][2], rows[-1][0])  # the level may hold more
             continue
         # This level has no more due rows: go one level down.
-        level = rows[0][1] if rows else conn.execute(Q["claim_level"], (queue, bound)).fetchone()
-        if level is None:
-            break
-        if not rows:
-            level = level[0]
+        if rows:
+            level = rows[0][1]
+        else:
+            found = conn.execute(Q["claim_level"], (queue, bound)).fetchone()
+            if found is None:
+                break
+            level = found[0]
         if level == I64_MIN:
             break
         bound, after = level - 1, (I64_MIN, I64_MIN)
