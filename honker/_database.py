@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _functions, _marshal
+from . import _functions, _marshal, _shmfd
 from ._detectors import default_backend, probe
 from ._engine import pubsub, schema
 from ._engine.queue import Watermarks
@@ -478,6 +478,9 @@ class Database:
             self._readers_cond.notify_all()
         for conn in idle:
             conn.close()
+        # The watcher's -shm descriptor outlives it while the file has a name;
+        # once our last connection closed, SQLite may have removed the file.
+        _shmfd.reap()
 
     def __del__(self) -> None:
         try:

@@ -99,6 +99,22 @@ class Inotify:
             events.append((wd, mask, name))
         return events
 
+    def read_names(self, names: set[bytes]) -> bool:
+        """Consume queued events; True if one names a file in ``names`` (or the
+        queue overflowed). Cheaper than :meth:`read` on the hot path."""
+        try:
+            data = os.read(self.fd, 64 * 1024)  # more than that: readable again
+        except BlockingIOError:
+            return False
+        pos, end = 0, len(data)
+        while pos + _HEADER.size <= end:
+            _wd, mask, _cookie, length = _HEADER.unpack_from(data, pos)
+            pos += _HEADER.size
+            if mask & IN_Q_OVERFLOW or data[pos : pos + length].rstrip(b"\0") in names:
+                return True
+            pos += length
+        return False
+
     def close(self) -> None:
         # This descriptor is the inotify instance, not a database file: closing
         # it cannot release SQLite's locks.

@@ -67,6 +67,12 @@ def release(key: tuple[int, int]) -> None:
         _reap_unlinked()
 
 
+def reap() -> None:
+    """Close the unused descriptors of inodes that no longer have a name."""
+    with _lock:
+        _reap_unlinked()
+
+
 def _reap_unlinked() -> None:
     for key, (fd, users) in list(_fds.items()):
         if users > 0:

@@ -28,6 +28,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING
 
+from ._detectors import LoopWaker, _DataVersion, _ShmCounter, commit_counter, make_detector
 from ._errors import ConfigError, WatcherDiedError
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ class UpdateEvents:
         "_pending",
         "_error",
         "_event",
+        "_sync_waiters",
         "_waiter",
         "_loop",
         "_hub",
@@ -122,7 +124,8 @@ class UpdateEvents:
         self._lock = threading.Lock()
         self._pending = False
         self._error: BaseException | None = None
-        self._event = threading.Event()
+        self._event = threading.Event()  # set by a tick while a thread waits
+        self._sync_waiters = 0
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._hub: UpdateWatcher | None = hub
@@ -134,9 +137,13 @@ class UpdateEvents:
                 return
             self._pending = True
             waiter, loop = self._waiter, self._loop
-        self._event.set()
+            if self._sync_waiters:
+                self._event.set()
         if waiter is not None and loop is not None:
-            _wake_soon(loop, waiter)
+            if loop is asyncio._get_running_loop():
+                _resolve(waiter)  # fired from the waiter's own loop (LoopWaker)
+            else:
+                _wake_soon(loop, waiter)
 
     def _die(self, error: BaseException) -> None:
         with self._lock:
@@ -153,7 +160,6 @@ class UpdateEvents:
         """Consume a pending tick (caller holds the lock); raise if dead."""
         if self._pending:
             self._pending = False
-            self._event.clear()
             return True
         if self._error is not None:
             raise self._error
@@ -167,12 +173,16 @@ class UpdateEvents:
                 return True
             fut: asyncio.Future[None] = loop.create_future()
             self._waiter, self._loop = fut, loop
+        hub = self._hub
+        armed = None if hub is None else hub.arm(loop)
         timer = None if timeout is None else loop.call_later(max(0.0, timeout), _resolve, fut)
         try:
             await fut
         finally:
             if timer is not None:
                 timer.cancel()
+            if hub is not None:
+                hub.disarm(armed)
             with self._lock:
                 if self._waiter is fut:
                     self._waiter = None
@@ -181,7 +191,20 @@ class UpdateEvents:
 
     def wait_sync(self, timeout: float | None) -> bool:
         """Blocking form of :meth:`wait` for threads without an event loop."""
-        self._event.wait(timeout)
+        with self._lock:
+            if self._take():
+                return True
+            self._event.clear()
+            self._sync_waiters += 1
+        hub = self._hub
+        armed = None if hub is None else hub.arm(None)
+        try:
+            self._event.wait(timeout)
+        finally:
+            if hub is not None:
+                hub.disarm(armed)
+            with self._lock:
+                self._sync_waiters -= 1
         with self._lock:
             return self._take()
 
@@ -213,6 +236,10 @@ def _wake_soon(loop: asyncio.AbstractEventLoop, fut: asyncio.Future[None]) -> No
         pass  # the loop is closed; nobody is waiting any more
 
 
+# What UpdateWatcher.arm returns for a waiter the watcher thread must serve.
+_THREAD_SERVED = object()
+
+
 class UpdateWatcher:
     """The watcher thread for one database file and its subscribers.
 
@@ -220,6 +247,12 @@ class UpdateWatcher:
     :mod:`honker._detectors`); the thread runs the backend's ``wait()`` in a
     loop, fires on every change it reports, and checks the file's identity
     every 100 ms.
+
+    With the kernel backend, a coroutine waiting in an event loop is woken by
+    that loop itself (:class:`~honker._detectors.LoopWaker`, one per loop,
+    armed only while someone waits), and the thread watches kernel events
+    only while a waiter it must serve is blocked (``wait_sync``, or a loop
+    without ``add_reader``); its safety check runs regardless.
     """
 
     def __init__(self, path: str, poll_interval_s: float, backend: str = "polling") -> None:
@@ -230,6 +263,12 @@ class UpdateWatcher:
         self._subs_lock = threading.Lock()
         self._stop = threading.Event()
         self._stop_r, self._stop_w = os.pipe()  # wakes a backend blocked in poll()
+        os.set_blocking(self._stop_r, False)
+        os.set_blocking(self._stop_w, False)
+        # The kernel backend's commit check, shared by the thread and the loops.
+        self._commits: _DataVersion | _ShmCounter | None = None
+        self._wakers: dict[asyncio.AbstractEventLoop, LoopWaker] = {}
+        self._thread_served = 0  # blocked waiters the thread must wake (kernel)
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._dead: BaseException | None = None
@@ -255,6 +294,71 @@ class UpdateWatcher:
         with self._subs_lock:
             self._subs.discard(sub)
 
+    # -- waiters (kernel backend) ---------------------------------------------
+    def arm(self, loop: asyncio.AbstractEventLoop | None) -> object:
+        """A subscriber starts waiting, in ``loop`` (None: a blocked thread).
+
+        Returns what :meth:`disarm` takes back when the wait ends.
+        """
+        if self.backend != "kernel":
+            return None  # the thread polls for everyone
+        with self._subs_lock:
+            if self._dead is not None or self._commits is None:
+                return None
+            waker = None if loop is None else self._waker_for(loop)
+            if waker is not None:
+                try:
+                    waker.arm()
+                    return waker
+                except (NotImplementedError, RuntimeError):
+                    pass  # a loop without add_reader: the thread serves it
+            self._thread_served += 1
+            nudge = self._thread_served == 1
+        if nudge:
+            self._nudge()
+        self._check_now()  # a commit made while nobody was watching
+        return _THREAD_SERVED
+
+    def _waker_for(self, loop: asyncio.AbstractEventLoop) -> LoopWaker | None:
+        waker = self._wakers.get(loop)
+        if waker is None:
+            try:
+                waker = LoopWaker(self.path, loop, self._commits, self._fire)  # type: ignore[arg-type]
+            except OSError:
+                return None
+            self._wakers[loop] = waker
+            # Commits since the thread's baseline that nobody has fired yet.
+            loop.call_soon(self._check_now)
+        return waker
+
+    def disarm(self, armed: object) -> None:
+        if armed is None:
+            return
+        with self._subs_lock:
+            if armed is _THREAD_SERVED:
+                self._thread_served -= 1
+            elif isinstance(armed, LoopWaker):
+                armed.disarm()
+                if armed.armed == 0:
+                    armed.loop.call_soon(self._unregister, armed)
+
+    def _unregister(self, waker: LoopWaker) -> None:
+        with self._subs_lock:
+            waker.unregister()
+            if self._dead is not None and not waker.registered:
+                waker.close()
+
+    def _check_now(self) -> None:
+        commits = self._commits
+        if commits is not None and self._dead is None and commits.changed():
+            self._fire()
+
+    def _nudge(self) -> None:
+        try:
+            os.write(self._stop_w, b"n")
+        except (BlockingIOError, OSError):
+            pass  # full (the thread will wake) or closed
+
     def _fire(self) -> None:
         with self._subs_lock:
             subs = list(self._subs)
@@ -266,6 +370,15 @@ class UpdateWatcher:
             self._dead = error
             subs = list(self._subs)
             self._subs = weakref.WeakSet()
+            for waker in self._wakers.values():
+                # A waker still registered in a running loop is closed there
+                # (by _unregister, after its last waiter leaves).
+                loop = waker.loop
+                if loop.is_closed() or not loop.is_running() or loop is asyncio._get_running_loop():
+                    waker.unregister()
+                if not waker.registered or loop.is_closed():
+                    waker.close()
+            self._wakers = {}
         for sub in subs:
             sub._die(error)
 
@@ -296,11 +409,21 @@ class UpdateWatcher:
 
     # -- the thread -----------------------------------------------------------
     def _run(self) -> None:
-        from ._detectors import make_detector
 
         try:
-            detector = make_detector(self.backend, self.path, self._interval, self._stop_r)
+            if self.backend == "kernel":
+                self._commits = commit_counter(self.path)
+            detector = make_detector(
+                self.backend,
+                self.path,
+                self._interval,
+                self._stop_r,
+                self._commits,
+                lambda: self._thread_served > 0,
+            )
         except BaseException as exc:  # noqa: BLE001  handed to the spawner, which re-raises it
+            if self._commits is not None:
+                self._commits.close()
             self._startup_error = exc
             self._ready.set()
             return
@@ -309,6 +432,8 @@ class UpdateWatcher:
             identity = (st.st_dev, st.st_ino)
         except BaseException as exc:  # noqa: BLE001  handed to the spawner, which re-raises it
             detector.close()
+            if self._commits is not None:
+                self._commits.close()
             self._startup_error = exc
             self._ready.set()
             return
@@ -323,6 +448,8 @@ class UpdateWatcher:
             self._kill_all(WatcherDiedError(WATCHER_DIED))
         finally:
             detector.close()
+            if self._commits is not None:
+                self._commits.close()
 
     def _loop(self, detector: Detector, identity: tuple[int, int]) -> None:
         stop, fire, monotonic = self._stop, self._fire, time.monotonic

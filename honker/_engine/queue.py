@@ -49,6 +49,7 @@ def enqueue(
 
 
 FULL_PASS_EVERY_S = 60.0
+I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 
 
 class Watermarks:
@@ -94,19 +95,25 @@ class Watermarks:
 
 
 def _deadletter_exhausted(conn: sqlite3.Connection, queue: str, marks: Watermarks | None) -> None:
-    mark = None if marks is None else marks._by_queue.get(queue)
+    if marks is None:
+        dead = conn.execute(Q["deadletter_all"], (queue,)).fetchall()
+        _bury(conn, dead, MAX_ATTEMPTS_EXCEEDED)
+        return
+    mark = marks._by_queue.get(queue)
     now_mono = time.monotonic()
     full = mark is None or now_mono - mark[2] >= FULL_PASS_EVERY_S
-    if marks is not None:
-        # Read before the pass, in the same write transaction: rows inserted
-        # or becoming due after this point are what the next pass visits.
-        now, seq = conn.execute(Q["watermark"]).fetchone()
-        marks._by_queue[queue] = (now, seq, now_mono if full else mark[2])  # type: ignore[index]
+    last_now, last_seq = (I64_MAX, I64_MAX) if full else mark[:2]  # type: ignore[index]
+    # The new watermark is read before the pass, in the same write
+    # transaction: rows inserted or becoming due after this point are what
+    # the next pass visits. The same statement probes the since-ranges.
+    now, seq, found = conn.execute(Q["claim_marks"], (queue, last_seq, last_now)).fetchone()
+    marks._by_queue[queue] = (now, seq, now_mono if full else mark[2])  # type: ignore[index]
     if full:
         dead = conn.execute(Q["deadletter_all"], (queue,)).fetchall()
-    else:
-        last_now, last_seq, _ = mark  # type: ignore[misc]
+    elif found:
         dead = conn.execute(Q["deadletter_since"], (queue, last_seq, last_now)).fetchall()
+    else:
+        return
     _bury(conn, dead, MAX_ATTEMPTS_EXCEEDED)
 
 
@@ -132,13 +139,17 @@ def claim_batch(
     _deadletter_exhausted(conn, queue, marks)
     if n < 0:
         return conn.execute(Q["claim"], (queue, worker_id, n, timeout_s)).fetchall()
-    ids = _pick(conn, queue, n)
-    if not ids:
+    if n == 0:
         return []
-    return conn.execute(Q["claim_ids"], (json.dumps(ids), worker_id, timeout_s)).fetchall()
-
-
-I64_MIN, I64_MAX = -(2**63), 2**63 - 1
+    # Usually the top priority level has n due rows: one statement.
+    rows: list[ClaimRow] = conn.execute(Q["claim_top"], (queue, worker_id, timeout_s, n)).fetchall()
+    if len(rows) == n:
+        return rows
+    # Otherwise walk the levels; rows just claimed are no longer claimable.
+    ids = _pick(conn, queue, n - len(rows))
+    if ids:
+        rows += conn.execute(Q["claim_ids"], (json.dumps(ids), worker_id, timeout_s)).fetchall()
+    return rows
 
 
 def _pick(conn: sqlite3.Connection, queue: str, n: int) -> list[int]:

@@ -19,11 +19,12 @@ from honker._sql import Q
 
 HOT_PATH = [
     "enqueue",
+    "claim_top",
     "claim_candidates",
     "claim_level",
     "claim_ids",
     "deadletter_ids",
-    "watermark",
+    "claim_marks",
     "deadletter_since",
     "insert_dead",
     "claim",

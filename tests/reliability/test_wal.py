@@ -153,7 +153,10 @@ async def test_pool_readers_listeners_and_subscribers_hold_no_snapshot(
         db.query("SELECT * FROM _honker_live")
     await within(anext(events), 5)
     await within(anext(claims), 5)
-    other = sqlite3.connect(db_path, isolation_level=None, timeout=0)
+    # The watcher's data_version probe is a read of a few microseconds; a
+    # short busy timeout lets the checkpoint wait those out, while a snapshot
+    # held between calls would still make it report busy.
+    other = sqlite3.connect(db_path, isolation_level=None, timeout=1.0)
     try:
         busy, _log, _done = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     finally:

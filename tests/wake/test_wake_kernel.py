@@ -1,5 +1,6 @@
 """The kernel (inotify) backend's promise (engine.md §8.5, honker._detectors):
-a kernel event only triggers a ``data_version`` confirmation, and a safety
+a kernel event only triggers a confirmation (the ``-shm`` change counter in
+WAL mode, else ``data_version``), and a safety
 check every 100 ms means that an event arriving before its commit is visible
 (or no event at all) can delay a wake but never lose it.
 """
@@ -21,29 +22,44 @@ from honker import _detectors
 SLOW_PUBLISH_S = 0.05  # > CONFIRM_FOR_S: the confirmation gives up before the commit shows
 
 
-@pytest.fixture
-def slow_publisher(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the watcher see each new ``data_version`` only SLOW_PUBLISH_S after
-    it first changed: as if the writer wrote its WAL frames (the inotify
-    event) and was then descheduled before publishing the WAL-index header."""
-    real_read = _detectors._DataVersion._read
-    hidden: dict[int, tuple[int, float]] = {}  # id(conn) -> (last shown, when the new one appeared)
+class _SlowPublisher:
+    """Shows each new counter value only SLOW_PUBLISH_S after it first changed."""
 
-    def read(conn: sqlite3.Connection) -> int:
-        version = real_read(conn)
-        shown, since = hidden.setdefault(id(conn), (version, 0.0))
+    def __init__(self) -> None:
+        self.hidden: dict[int, tuple[int, float]] = {}  # id(source) -> (last shown, since)
+
+    def __call__(self, source: object, version: int) -> int:
+        shown, since = self.hidden.setdefault(id(source), (version, 0.0))
         if version == shown:
             return version
         now = time.monotonic()
         if since == 0.0:
-            hidden[id(conn)] = (shown, now)
+            self.hidden[id(source)] = (shown, now)
             return shown
         if now - since < SLOW_PUBLISH_S:
             return shown
-        hidden[id(conn)] = (version, 0.0)
+        self.hidden[id(source)] = (version, 0.0)
         return version
 
-    monkeypatch.setattr(_detectors._DataVersion, "_read", staticmethod(read))
+
+@pytest.fixture
+def slow_publisher(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the watcher see each new commit (``data_version`` or the ``-shm``
+    counter, whichever it confirms with) only SLOW_PUBLISH_S after it first
+    changed: as if the writer wrote its WAL frames (the inotify event) and was
+    then descheduled before publishing the WAL-index header."""
+    slow = _SlowPublisher()
+    real_dv = _detectors._DataVersion._read
+    real_shm = _detectors._ShmCounter._read
+
+    def read_dv(conn: sqlite3.Connection) -> int:
+        return slow(conn, real_dv(conn))
+
+    def read_shm(self: _detectors._ShmCounter) -> int:
+        return slow(self, real_shm(self))
+
+    monkeypatch.setattr(_detectors._DataVersion, "_read", staticmethod(read_dv))
+    monkeypatch.setattr(_detectors._ShmCounter, "_read", read_shm)
 
 
 @pytest.fixture
