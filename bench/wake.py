@@ -1,20 +1,26 @@
 """Wake latency and idle CPU of each watcher backend, across processes.
 
 1. Latency. A producer process enqueues one job at a time, with a random
-   5-15 ms pause between jobs; the payload holds ``time.time()`` read right
-   before the ``enqueue()`` call, so each figure includes the producer's
-   enqueue transaction. A consumer process waiting in ``async for job in
-   q.claim(...)`` reads ``time.time()`` as the job arrives. p50/p90/p99/max.
+   5-15 ms pause between jobs, and notes ``time.time()`` right after each
+   ``enqueue()`` returned (the commit) and right before it was called. A
+   consumer process waiting in ``async for job in q.claim(...)`` notes
+   ``time.time()`` as each job arrives. The figure is commit -> job in hand,
+   p50/p90/p99/max; the p50 counted from before ``enqueue()`` (so including
+   the producer's transaction) is printed beside it.
 2. Idle CPU. A worker process waits in ``q.claim(...)`` (default
    ``idle_poll_s``) on an empty queue; its CPU time (all threads) over 10 s,
    after a 1 s warm-up, as a percentage of one core.
 
-For comparison, the same run measures the idle CPU of a Python process asleep
-in asyncio without honker (the floor), and the CPU cost of one poll done with
-bare sqlite3 (``PRAGMA data_version`` on a plain connection, what the polling
-backend runs every millisecond), of one ``pread`` of the ``-shm`` header (the
-shm backend's poll), and of one ``time.sleep(0.001)`` wake-up in Python; each
-also as % of a core at one call per millisecond.
+The floor, measured in the same run: a consumer written with bare sqlite3
+and raw inotify in a single thread (block in ``poll()`` on the directory's
+inotify descriptor, then run honker's claim UPDATE in ``BEGIN IMMEDIATE``):
+the OS file event plus one claim transaction, with no watcher, no event loop
+and no confirmation. Also the idle CPU of a Python process asleep in asyncio
+without honker, and the CPU cost of one poll done with bare sqlite3 (``PRAGMA
+data_version`` on a plain connection, what the polling backend runs every
+millisecond), of one ``pread`` of the ``-shm`` header (the shm backend's poll),
+and of one ``time.sleep(0.001)`` wake-up in Python; each also as % of a core
+at one call per millisecond.
 
     python bench/wake.py [--samples N] [--idle-s S] [--backends polling,shm,...]
 """
@@ -38,8 +44,9 @@ import honker
 from honker import _shmfd
 from honker._detectors import default_backend
 
-BACKENDS = ["polling", "shm", "kernel", "default"]
+BACKENDS = ["floor", "polling", "shm", "kernel", "default"]
 LABELS = {
+    "floor": "floor: bare sqlite3 + inotify",
     "polling": "polling (1 ms)",
     "shm": "shm (1 ms)",
     "kernel": "kernel",
@@ -57,13 +64,13 @@ CONSUMER = textwrap.dedent(
                          watcher_poll_interval_ms=1)
         jobs = db.queue("lat").claim("bench")
         print("ready", flush=True)
-        lat = []
+        got = []
         async for job in jobs:
-            lat.append(time.time() - job.payload["t"])
+            got.append((job.payload["i"], time.time()))
             job.ack()
-            if len(lat) == n:
+            if len(got) == n:
                 break
-        print(json.dumps(lat), flush=True)
+        print(json.dumps(got), flush=True)
         jobs.close()
         db.close()
 
@@ -71,18 +78,55 @@ CONSUMER = textwrap.dedent(
     """
 )
 
+# The floor: the OS file event plus one claim transaction, in one thread.
+FLOOR = textwrap.dedent(
+    """
+    import json, os, select, sqlite3, sys, time
+    from honker import _inotify
+    from honker._sql import Q
+    path, n = sys.argv[1], int(sys.argv[3]) if len(sys.argv) > 3 else 1  # idle: waits forever
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "busy_timeout = 5000"):
+        conn.execute("PRAGMA " + pragma).fetchall()
+    ino = _inotify.Inotify()
+    ino.add_watch(os.path.dirname(os.path.abspath(path)), _inotify.DIR_MASK)
+    poll = select.poll()
+    poll.register(ino.fd, select.POLLIN)
+    claim, ack = Q["claim"], Q["ack"]
+    print("ready", flush=True)
+    got = []
+    while len(got) < n:
+        conn.execute("BEGIN IMMEDIATE")
+        rows = conn.execute(claim, ("lat", "bench", 1, 300)).fetchall()
+        conn.execute("COMMIT")
+        if not rows:
+            poll.poll(100)
+            ino.read()
+            continue
+        got.append((json.loads(rows[0][2])["i"], time.time()))
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(ack, (rows[0][0], "bench"))
+        conn.execute("COMMIT")
+    print(json.dumps(got), flush=True)
+    """
+)
+
 PRODUCER = textwrap.dedent(
     """
-    import random, sys, time, honker
+    import json, random, sys, time, honker
     path, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     db = honker.open(path)
     q = db.queue("lat")
     rng = random.Random(seed)
     print("ready", flush=True)
     sys.stdin.readline()
+    times = []
     for i in range(n):
         time.sleep(rng.uniform(0.005, 0.015))
-        q.enqueue({"t": time.time(), "i": i})
+        before = time.time()
+        q.enqueue({"i": i})
+        times.append((before, time.time()))
+    print(json.dumps(times), flush=True)
     db.close()
     """
 )
@@ -140,25 +184,30 @@ def percentile(sorted_xs: list[float], p: float) -> float:
     return sorted_xs[max(0, min(len(sorted_xs) - 1, k))]
 
 
-def latency(backend: str, samples: int) -> list[float]:
-    """Commit-to-claim seconds for ``samples`` jobs, across two processes."""
+def latency(backend: str, samples: int) -> tuple[list[float], list[float]]:
+    """Seconds from commit, and from before ``enqueue()``, to the job in hand."""
     path = tmp_db()
     setup(path, "lat")
-    consumer = spawn(CONSUMER, path, backend, samples + WARMUP_JOBS)
+    consumer = spawn(FLOOR if backend == "floor" else CONSUMER, path, backend, samples + WARMUP_JOBS)
     producer = None
     try:
         expect_ready(consumer)
         producer = spawn(PRODUCER, path, samples + WARMUP_JOBS, random.randrange(2**32))
         expect_ready(producer)
-        assert producer.stdin is not None and consumer.stdout is not None
+        assert producer.stdin is not None and producer.stdout is not None
+        assert consumer.stdout is not None
         producer.stdin.write("go\n")
         producer.stdin.flush()
-        lat = json.loads(consumer.stdout.readline())
-        return lat[WARMUP_JOBS:]  # type: ignore[no-any-return]
+        got = json.loads(consumer.stdout.readline())
+        times = json.loads(producer.stdout.readline())
     finally:
         for proc in (producer, consumer):
             if proc is not None:
                 finish(proc)
+    got = [(i, t) for i, t in got if i >= WARMUP_JOBS]  # the consumer may not be waiting yet
+    from_commit = [t - times[i][1] for i, t in got]
+    from_enqueue = [t - times[i][0] for i, t in got]
+    return from_commit, from_enqueue
 
 
 def finish(proc: subprocess.Popen[str]) -> None:
@@ -237,7 +286,10 @@ def bare_polls() -> list[tuple[str, float]]:
         writer.close()
 
 
-def wake_row(label: str, backend: str, lat_ms: list[float], cpu: float) -> dict[str, object]:
+def wake_row(
+    label: str, backend: str, lat_ms: list[float], cpu: float, incl_enqueue_ms: list[float] = ()
+) -> dict[str, object]:
+    """One table row; ``lat_ms`` and ``incl_enqueue_ms`` sorted ascending."""
     return {
         "figure": label,
         "backend": backend,
@@ -246,6 +298,7 @@ def wake_row(label: str, backend: str, lat_ms: list[float], cpu: float) -> dict[
         "p90_ms": percentile(lat_ms, 90) if lat_ms else None,
         "p99_ms": percentile(lat_ms, 99) if lat_ms else None,
         "max_ms": lat_ms[-1] if lat_ms else None,
+        "p50_incl_enqueue_ms": percentile(incl_enqueue_ms, 50) if incl_enqueue_ms else None,
         "idle_cpu_pct": cpu,
     }
 
@@ -262,12 +315,16 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     for backend in a.backends.split(","):
         label = LABELS[backend] + (f" = {default_is}" if backend == "default" else "")
         print(f"  {label}: latency, {a.samples} jobs...", file=sys.stderr, flush=True)
-        lat = sorted(x * 1000 for x in latency(backend, a.samples))
+        from_commit, from_enqueue = latency(backend, a.samples)
+        lat = sorted(x * 1000 for x in from_commit)
+        incl = sorted(x * 1000 for x in from_enqueue)
         print(f"  {label}: idle CPU, {a.idle_s:g} s...", file=sys.stderr, flush=True)
-        rows.append(wake_row(label, backend, lat, idle_cpu(IDLE, backend, a.warmup_s, a.idle_s)))
-    print("  floor: idle CPU of a bare asyncio process...", file=sys.stderr, flush=True)
-    floor = idle_cpu(ASLEEP, "none", a.warmup_s, a.idle_s)
-    rows.append(wake_row("(no honker: asyncio asleep)", "none", [], floor))
+        code = FLOOR if backend == "floor" else IDLE
+        cpu = idle_cpu(code, backend, a.warmup_s, a.idle_s)
+        rows.append(wake_row(label, backend, lat, cpu, incl))
+    print("  idle CPU of a bare asyncio process...", file=sys.stderr, flush=True)
+    asleep = idle_cpu(ASLEEP, "none", a.warmup_s, a.idle_s)
+    rows.append(wake_row("(no honker: asyncio asleep)", "none", [], asleep))
     for figure, us in bare_polls():
         row = wake_row(figure, "bare", [], us / 10)  # % of a core at one call per ms
         row["us_per_poll"] = us
@@ -278,7 +335,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
 
 
 def _ms(v: object) -> str:
-    return f"{v:>8.2f}" if isinstance(v, float) else f"{'-':>8}"
+    return f"{v:>9.2f}" if isinstance(v, float) else f"{'-':>9}"
 
 
 def print_table(
@@ -286,23 +343,25 @@ def print_table(
 ) -> None:
     print(
         "Wake latency: a producer process enqueues a job, a claim() iterator in another\n"
-        f"process holds it; {samples} jobs 5-15 ms apart. Includes the producer's enqueue\n"
-        "transaction (its clock is read just before enqueue()).\n"
+        f"process holds it; {samples} jobs 5-15 ms apart. Measured from the producer's\n"
+        "commit (enqueue() returned); 'incl. enq' counts from before enqueue() instead.\n"
+        "'x floor' = p50 / the floor's p50 (bare sqlite3 + inotify, one thread).\n"
         "Idle CPU: a worker process waiting in claim() on an empty queue (default\n"
         f"idle_poll_s), all threads, {idle_s:g} s after {warmup_s:g} s of warm-up, % of one core.\n"
     )
-    head = (
-        f"{'backend':<28}"
-        + "".join(f" {h:>8}" for h in ("p50 ms", "p90 ms", "p99 ms", "max ms"))
-        + f" {'idle CPU %':>11}"
-    )
+    heads = ("p50 ms", "p90 ms", "p99 ms", "max ms", "incl. enq", "x floor")
+    head = f"{'backend':<32}" + "".join(f" {h:>9}" for h in heads) + f" {'idle CPU %':>11}"
     print(head)
     print("-" * len(head))
+    floor = next((r["p50_ms"] for r in rows if r["backend"] == "floor"), None)
     for r in rows:
         if r["backend"] == "bare":
             continue
-        cells = "".join(" " + _ms(r[k]) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms"))
-        print(f"{r['figure']!s:<28}{cells} {r['idle_cpu_pct']:>11.3f}")
+        keys = ("p50_ms", "p90_ms", "p99_ms", "max_ms", "p50_incl_enqueue_ms")
+        cells = "".join(" " + _ms(r[k]) for k in keys)
+        p50 = r["p50_ms"]
+        ratio = f"{p50 / floor:>8.2f}x" if isinstance(p50, float) and floor else f"{'-':>9}"
+        print(f"{r['figure']!s:<32}{cells} {ratio} {r['idle_cpu_pct']:>11.3f}")
     print("\nOne poll, CPU per call (and % of a core at one call per ms):")
     for r in rows:
         if r["backend"] == "bare":
@@ -310,8 +369,8 @@ def print_table(
     by = {r["backend"]: r for r in rows}
     if "polling" in by:
         pragma = next(r for r in rows if str(r["figure"]).startswith("bare sqlite3"))
-        ratio = float(by["polling"]["idle_cpu_pct"]) / float(pragma["idle_cpu_pct"])  # type: ignore[arg-type]
-        print(f"polling backend idle CPU / bare PRAGMA data_version once per ms: {ratio:.1f}x")
+        ratio_cpu = float(by["polling"]["idle_cpu_pct"]) / float(pragma["idle_cpu_pct"])  # type: ignore[arg-type]
+        print(f"polling backend idle CPU / bare PRAGMA data_version once per ms: {ratio_cpu:.1f}x")
 
 
 if __name__ == "__main__":

@@ -322,6 +322,11 @@ class UpdateWatcher:
     def _waker_for(self, loop: asyncio.AbstractEventLoop) -> LoopWaker | None:
         waker = self._wakers.get(loop)
         if waker is None:
+            # A Database can outlive many loops (asyncio.run() after
+            # asyncio.run()): drop the wakers of closed ones.
+            for old in [w for w in self._wakers.values() if w.loop.is_closed()]:
+                old.close()
+                del self._wakers[old.loop]
             try:
                 waker = LoopWaker(self.path, loop, self._commits, self._fire)  # type: ignore[arg-type]
             except OSError:
@@ -340,7 +345,12 @@ class UpdateWatcher:
             elif isinstance(armed, LoopWaker):
                 armed.disarm()
                 if armed.armed == 0:
-                    armed.loop.call_soon(self._unregister, armed)
+                    if armed.loop.is_closed():  # a coroutine finalised after its loop
+                        armed.registered = False
+                        if self._dead is not None:
+                            armed.close()
+                    else:
+                        armed.loop.call_soon(self._unregister, armed)
 
     def _unregister(self, waker: LoopWaker) -> None:
         with self._subs_lock:
@@ -384,7 +394,8 @@ class UpdateWatcher:
 
     @property
     def alive(self) -> bool:
-        return self._dead is None and self._thread.is_alive()
+        """False once the watcher died (every way its thread ends sets ``_dead``)."""
+        return self._dead is None
 
     def close(self) -> None:
         """Stop and join the thread; every subscriber sees the watcher die."""

@@ -94,27 +94,49 @@ class Watermarks:
         self._by_queue.clear()
 
 
+def _recent_mark(marks: Watermarks | None, queue: str) -> tuple[int, int, float] | None:
+    """The last pass's mark, or None when a full pass is due (or no marks)."""
+    mark = None if marks is None else marks._by_queue.get(queue)
+    if mark is None or time.monotonic() - mark[2] >= FULL_PASS_EVERY_S:
+        return None
+    return mark
+
+
 def _deadletter_exhausted(conn: sqlite3.Connection, queue: str, marks: Watermarks | None) -> None:
+    """The dead-letter pass on its own (pass_marks, then a DELETE if needed)."""
     if marks is None:
-        dead = conn.execute(Q["deadletter_all"], (queue,)).fetchall()
-        _bury(conn, dead, MAX_ATTEMPTS_EXCEEDED)
+        _bury(conn, conn.execute(Q["deadletter_all"], (queue,)).fetchall(), MAX_ATTEMPTS_EXCEEDED)
         return
-    mark = marks._by_queue.get(queue)
-    now_mono = time.monotonic()
-    full = mark is None or now_mono - mark[2] >= FULL_PASS_EVERY_S
-    last_now, last_seq = (I64_MAX, I64_MAX) if full else mark[:2]  # type: ignore[index]
+    mark = _recent_mark(marks, queue)
+    last_now, last_seq = (I64_MAX, I64_MAX) if mark is None else mark[:2]
     # The new watermark is read before the pass, in the same write
     # transaction: rows inserted or becoming due after this point are what
     # the next pass visits. The same statement probes the since-ranges.
-    now, seq, found = conn.execute(Q["claim_marks"], (queue, last_seq, last_now)).fetchone()
-    marks._by_queue[queue] = (now, seq, now_mono if full else mark[2])  # type: ignore[index]
-    if full:
-        dead = conn.execute(Q["deadletter_all"], (queue,)).fetchall()
-    elif found:
-        dead = conn.execute(Q["deadletter_since"], (queue, last_seq, last_now)).fetchall()
+    now, seq, found = conn.execute(
+        Q["claim_marks"], (queue, None, None, None, last_seq, last_now)
+    ).fetchone()
+    if mark is None:
+        marks._by_queue[queue] = (now, seq, time.monotonic())
+        _bury(conn, conn.execute(Q["deadletter_all"], (queue,)).fetchall(), MAX_ATTEMPTS_EXCEEDED)
     else:
-        return
-    _bury(conn, dead, MAX_ATTEMPTS_EXCEEDED)
+        _passed(conn, queue, marks, mark, now, seq, found)
+
+
+def _passed(
+    conn: sqlite3.Connection,
+    queue: str,
+    marks: Watermarks,
+    mark: tuple[int, int, float],
+    now: int,
+    seq: int,
+    found: int,
+) -> None:
+    """Record a since-pass probed at ``(now, seq)``; bury what it found."""
+    last_now, last_seq, full_at = mark
+    marks._by_queue[queue] = (now, seq, full_at)
+    if found:
+        dead = conn.execute(Q["deadletter_since"], (queue, last_seq, last_now)).fetchall()
+        _bury(conn, dead, MAX_ATTEMPTS_EXCEEDED)
 
 
 def claim_batch(
@@ -134,22 +156,36 @@ def claim_batch(
       UPDATE's visiting order;
     - with ``marks`` the dead-letter pass only visits rows that can have
       become exhausted since the previous pass (see :class:`Watermarks`);
-      without, it scans the queue as honker does.
+      without, it scans the queue as honker does. The claimed rows and the
+      buried rows are disjoint, so when the pass is probed by the claim
+      statement itself and buries after it, the outcome is the same.
     """
-    _deadletter_exhausted(conn, queue, marks)
-    if n < 0:
-        return conn.execute(Q["claim"], (queue, worker_id, n, timeout_s)).fetchall()
-    if n == 0:
-        return []
-    # Usually the top priority level has n due rows: one statement.
-    rows: list[ClaimRow] = conn.execute(Q["claim_top"], (queue, worker_id, timeout_s, n)).fetchall()
-    if len(rows) == n:
-        return rows
-    # Otherwise walk the levels; rows just claimed are no longer claimable.
-    ids = _pick(conn, queue, n - len(rows))
-    if ids:
-        rows += conn.execute(Q["claim_ids"], (json.dumps(ids), worker_id, timeout_s)).fetchall()
-    return rows
+    if n <= 0:
+        _deadletter_exhausted(conn, queue, marks)
+        return conn.execute(Q["claim"], (queue, worker_id, n, timeout_s)).fetchall() if n else []
+    mark = _recent_mark(marks, queue)
+    if mark is None:
+        _deadletter_exhausted(conn, queue, marks)  # a full pass first
+        last_now, last_seq = I64_MAX, I64_MAX
+    else:
+        last_now, last_seq = mark[0], mark[1]
+    # Usually the top priority level has n due rows: one statement, which
+    # also probes the dead-letter ranges since the last pass.
+    top = conn.execute(Q["claim_top"], (queue, worker_id, timeout_s, n, last_seq, last_now))
+    rows = top.fetchall()
+    if mark is not None:
+        if rows:
+            _passed(conn, queue, marks, mark, *rows[0][6:])  # type: ignore[arg-type]
+        else:
+            _deadletter_exhausted(conn, queue, marks)
+    claimed: list[ClaimRow] = [row[:6] for row in rows]
+    if len(claimed) < n:
+        # Walk the levels; rows just claimed are no longer claimable.
+        ids = _pick(conn, queue, n - len(claimed))
+        if ids:
+            more = conn.execute(Q["claim_ids"], (json.dumps(ids), worker_id, timeout_s))
+            claimed += more.fetchall()
+    return claimed
 
 
 def _pick(conn: sqlite3.Connection, queue: str, n: int) -> list[int]:

@@ -11,12 +11,19 @@ import re
 from importlib import resources
 
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+# A line "-- include: other" stands for the text of section "other" (a shared
+# fragment, written once).
+_INCLUDE = re.compile(r"^[ \t]*-- include: (\w+)[ \t]*$", re.MULTILINE)
 
 
 def _sections(filename: str) -> dict[str, str]:
     text = resources.files(__package__).joinpath(filename).read_text("utf-8")
     parts = _NAME.split(text)
-    return {name: body for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    sections = {name: body for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    return {
+        name: _INCLUDE.sub(lambda m: _strip_comments(sections[m.group(1)]), body)
+        for name, body in sections.items()
+    }
 
 
 def _strip_comments(body: str) -> str:

@@ -71,25 +71,34 @@ DELETE FROM _honker_live
         OR (state = 'processing' AND claim_expires_at < unixepoch()))
 RETURNING id, queue, payload, priority, run_at, max_attempts, attempts, created_at;
 
+-- name: pass_marks
+-- A fragment (a list of result columns): the new watermark (now, the
+-- AUTOINCREMENT counter) and whether deadletter_since, given the same ?1 and
+-- ?5/?6 (the last pass's counter and now), would bury anything: the same three
+-- index ranges, each probed for one row. It usually finds none, and the probe
+-- is cheaper than the DELETE. With ?5 = ?6 = the largest integer only the
+-- processing range is probed (a full pass is due). Uncorrelated, so SQLite
+-- evaluates each term once per statement, also in a RETURNING clause.
+unixepoch(), COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '_honker_live'), 0),
+EXISTS (SELECT 1 FROM _honker_live
+         WHERE queue = ?1 AND state = 'processing' AND claim_expires_at < unixepoch()
+           AND attempts >= max_attempts
+           AND (expires_at IS NULL OR expires_at > unixepoch()))
+OR EXISTS (SELECT 1 FROM _honker_live
+            WHERE id > ?5 AND +queue = ?1 AND +state = 'pending' AND run_at <= unixepoch()
+              AND attempts >= max_attempts
+              AND (expires_at IS NULL OR expires_at > unixepoch()))
+OR EXISTS (SELECT 1 FROM _honker_live
+            WHERE queue = ?1 AND state = 'pending' AND run_at > ?6 AND run_at <= unixepoch()
+              AND attempts >= max_attempts
+              AND (expires_at IS NULL OR expires_at > unixepoch()))
+
 -- name: claim_marks
--- The claim's first statement: the new watermark (now, the AUTOINCREMENT
--- counter) and whether deadletter_since, given the same ?1-?3, would bury
--- anything: the same three index ranges, each probed for one row. It usually
--- finds none, and the probe is cheaper than the DELETE. With ?2 = ?3 = the
--- largest integer only the processing range is probed (a full pass is due).
-SELECT unixepoch(), COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '_honker_live'), 0),
-       EXISTS (SELECT 1 FROM _honker_live
-                WHERE queue = ?1 AND state = 'processing' AND claim_expires_at < unixepoch()
-                  AND attempts >= max_attempts
-                  AND (expires_at IS NULL OR expires_at > unixepoch()))
-       OR EXISTS (SELECT 1 FROM _honker_live
-                   WHERE id > ?2 AND +queue = ?1 AND +state = 'pending' AND run_at <= unixepoch()
-                     AND attempts >= max_attempts
-                     AND (expires_at IS NULL OR expires_at > unixepoch()))
-       OR EXISTS (SELECT 1 FROM _honker_live
-                   WHERE queue = ?1 AND state = 'pending' AND run_at > ?3 AND run_at <= unixepoch()
-                     AND attempts >= max_attempts
-                     AND (expires_at IS NULL OR expires_at > unixepoch()));
+-- pass_marks on its own, for a claim that found nothing to claim. Bound like
+-- claim_top: ?2-?4 are not used.
+SELECT
+-- include: pass_marks
+;
 
 -- name: insert_dead
 INSERT INTO _honker_dead
@@ -118,10 +127,10 @@ SELECT id, priority, run_at, attempts >= max_attempts FROM _honker_live
 
 -- name: claim_top
 -- The common case in one statement: claim up to ?4 rows of the highest
--- priority level, in claim order (the claim_candidates page as a subquery).
--- Exhausted candidates are left alone here; when fewer than ?4 rows come back
--- the claim goes on with claim_candidates, which buries them and walks lower
--- levels.
+-- priority level, in claim order (the claim_candidates page as a subquery),
+-- and return pass_marks (the dead-letter probe) with each row. Exhausted
+-- candidates are left alone here; when fewer than ?4 rows come back the claim
+-- goes on with claim_candidates, which buries them and walks lower levels.
 UPDATE _honker_live
    SET state = 'processing', worker_id = ?2,
        claim_expires_at = unixepoch() + ?3, attempts = attempts + 1
@@ -138,7 +147,9 @@ UPDATE _honker_live
     ORDER BY run_at, id
     LIMIT ?4)
    AND attempts < max_attempts
-RETURNING id, queue, payload, worker_id, attempts, claim_expires_at;
+RETURNING id, queue, payload, worker_id, attempts, claim_expires_at,
+-- include: pass_marks
+;
 
 -- name: claim_level
 SELECT priority FROM _honker_live
