@@ -396,7 +396,7 @@ class DirEvents:
 
 
 class KernelDetector(Detector):
-    """inotify on the database's directory, confirmed with ``data_version``.
+    """inotify on the database's directory, confirmed with the commit check.
 
     Only events naming the database, ``-wal`` or ``-journal`` (or a queue
     overflow) trigger a confirmation; the confirmation, not the event, decides
@@ -418,7 +418,7 @@ class KernelDetector(Detector):
     ) -> None:
         probe_kernel(path)
         self._events = DirEvents(path)
-        self._dv = commits
+        self._commits = commits
         self._want_events = want_events
         self._watching = False
         self._poll = select.poll()
@@ -463,10 +463,10 @@ class KernelDetector(Detector):
     def _check(self) -> bool:
         """A commit since the last check? Any check postpones the safety check."""
         self._safety_at = time.monotonic() + SAFETY_POLL_S
-        return self._dv.changed()
+        return self._commits.changed()
 
     def housekeeping(self) -> bool:
-        return self._dv.housekeeping()
+        return self._commits.housekeeping()
 
     def _confirm(self) -> bool:
         check, clock = self._check, time.monotonic
@@ -483,7 +483,7 @@ class KernelDetector(Detector):
                 time.sleep(0.00005)
 
     def reset(self) -> None:
-        self._dv.reset()
+        self._commits.reset()
 
     def close(self) -> None:
         self._events.close()
@@ -502,12 +502,12 @@ class LoopWaker:
 
     While a subscriber of this loop waits, the loop itself watches an inotify
     instance of its own (``loop.add_reader``) and confirms with the shared
-    ``data_version`` check, then fires. A commit thus wakes a waiting
+    commit check (see :func:`commit_counter`), then fires. A commit thus wakes a waiting
     coroutine with one thread wake-up instead of two (watcher thread, then
     loop): about 0.1 ms less on a small VM. A confirmation that finds nothing
     yet is retried from the loop (on every iteration for CONFIRM_SPIN_S, then
-    every millisecond up to CONFIRM_FOR_S); the watcher thread's safety check
-    covers a commit that shows even later.
+    every millisecond up to CONFIRM_FOR_S, and at once on each further event);
+    the watcher thread's safety check covers a commit that shows even later.
 
     Used from the loop's thread only (``arm``/``disarm`` around each wait);
     the owner closes it once it is disarmed.
@@ -550,11 +550,15 @@ class LoopWaker:
                 self.loop.remove_reader(self._events.fd)
 
     def _ready(self) -> None:
-        if self._events.relevant():
-            idle = self._confirm_from is None
-            self._confirm_from = self.loop.time()
-            if idle:
-                self._confirm()
+        if not self._events.relevant():
+            return
+        confirming = self._confirm_from is not None
+        self._confirm_from = self.loop.time()
+        if not confirming:
+            self._confirm()
+        elif self._commits.changed():  # a later write of the same commit: look now
+            self._confirm_from = None
+            self._fire()
 
     def _confirm(self) -> None:
         if self.closed or self._confirm_from is None:
@@ -563,6 +567,11 @@ class LoopWaker:
             self._confirm_from = None
             self._fire()
             return
+        # The writer wrote its frames but has not published the commit yet
+        # (it can be descheduled in between): look again on every loop
+        # iteration for CONFIRM_SPIN_S (the loop's timers cannot wait less
+        # than a millisecond), then every millisecond; each further write
+        # of the commit also looks at once (_ready).
         elapsed = self.loop.time() - self._confirm_from
         if elapsed >= CONFIRM_FOR_S:
             self._confirm_from = None
