@@ -103,7 +103,7 @@ class Inotify:
         """Consume queued events; True if one names a file in ``names`` (or the
         queue overflowed). Cheaper than :meth:`read` on the hot path."""
         try:
-            data = os.read(self.fd, 64 * 1024)  # more than that: readable again
+            data = os.read(self.fd, 4096)  # more than that: readable again
         except BlockingIOError:
             return False
         pos, end = 0, len(data)
