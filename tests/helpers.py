@@ -280,6 +280,66 @@ def reap_children() -> int:
     return len(children)
 
 
+class Lines:
+    """Every line a child printed so far, read without blocking."""
+
+    def __init__(self, child: Child) -> None:
+        self.child = child
+        self.lines: list[str] = []
+
+    def poll(self) -> list[str]:
+        while True:
+            try:
+                self.lines.append(self.child.readline(timeout=0.001))
+            except (AssertionError, subprocess.TimeoutExpired):  # nothing new, or exited
+                return self.lines
+
+    def starting(self, prefix: str) -> list[str]:
+        return [ln for ln in self.poll() if ln.startswith(prefix)]
+
+
+# A Scheduler process for the cross-process scheduler tests. argv: path,
+# lock_name, lock_ttl (s), heartbeat_interval (s), standby ("1" or "0").
+# Prints "ready", then "leading" when it becomes leader and "fired <name>
+# <fire_at>" for each fire (from the library's log records); a line on stdin
+# stops it cleanly ("stopped").
+SCHEDULER_CHILD = """
+import asyncio, logging, sys, threading
+import honker
+
+path, lock_name, lock_ttl = sys.argv[1], sys.argv[2], int(sys.argv[3])
+heartbeat, standby = float(sys.argv[4]), sys.argv[5] == "1"
+
+class Announce(logging.Handler):
+    def emit(self, record):
+        if record.msg.startswith("fired"):
+            print(f"fired {record.args[0]} {record.args[1]}", flush=True)
+        elif "leading" in record.msg:
+            print("leading", flush=True)
+
+log = logging.getLogger("honker.scheduler")
+log.setLevel(logging.DEBUG)
+log.addHandler(Announce())
+
+async def main():
+    db = honker.open(path)
+    sched = honker.Scheduler(db, lock_name)
+    sched.lock_ttl = lock_ttl
+    sched.heartbeat_interval = heartbeat
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    threading.Thread(
+        target=lambda: (sys.stdin.readline(), loop.call_soon_threadsafe(stop.set)), daemon=True
+    ).start()
+    print("ready", flush=True)
+    await sched.run(stop, standby=standby)
+    db.close()
+    print("stopped", flush=True)
+
+asyncio.run(main())
+"""
+
+
 def open_fds() -> set[str]:
     """This process's open file descriptors as ``"<fd> -> <target>"`` strings.
 

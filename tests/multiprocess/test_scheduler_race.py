@@ -11,64 +11,13 @@ from __future__ import annotations
 
 import time
 
-from helpers import spawn_child, wait_until
+from helpers import SCHEDULER_CHILD, Lines, spawn_child, wait_until
 
 import honker
 
-# A scheduler process. It prints "leading" when it becomes leader and
-# "fired <name> <fire_at>" for each fire (from the library's log records), and
-# stops cleanly when a line arrives on stdin.
-SCHEDULER = """
-import asyncio, logging, sys, threading
-import honker
 
-path, lock_name, lock_ttl, standby = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
-
-class Announce(logging.Handler):
-    def emit(self, record):
-        if record.msg.startswith("fired"):
-            name, fire_at = record.args[0], record.args[1]
-            print(f"fired {name} {fire_at}", flush=True)
-        elif "leading" in record.msg:
-            print("leading", flush=True)
-
-log = logging.getLogger("honker.scheduler")
-log.setLevel(logging.DEBUG)
-log.addHandler(Announce())
-
-async def main():
-    db = honker.open(path)
-    sched = honker.Scheduler(db, lock_name)
-    sched.lock_ttl = lock_ttl
-    sched.heartbeat_interval = 0.2
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    def wait_for_stop():
-        sys.stdin.readline()
-        loop.call_soon_threadsafe(stop.set)
-    threading.Thread(target=wait_for_stop, daemon=True).start()
-    print("ready", flush=True)
-    await sched.run(stop, standby=standby)
-    print("stopped", flush=True)
-    db.close()
-
-asyncio.run(main())
-"""
-
-
-class Output:
-    """Every line a child printed so far (read without blocking the others)."""
-
-    def __init__(self, child) -> None:
-        self.child = child
-        self.lines: list[str] = []
-
-    def poll(self) -> list[str]:
-        while True:
-            try:
-                self.lines.append(self.child.readline(timeout=0.001))
-            except AssertionError:  # nothing new (or the child is gone)
-                return self.lines
+class Output(Lines):
+    """A scheduler child's output, with what these tests ask of it."""
 
     def fires(self) -> list[tuple[str, int]]:
         return [(ln.split()[1], int(ln.split()[2])) for ln in self.poll() if ln.startswith("fired")]
@@ -109,7 +58,8 @@ def test_concurrent_leaders_never_double_fire(db, db_path):
         tx.execute("UPDATE _honker_scheduler_tasks SET next_fire_at = unixepoch() - 20")
     initial = _next_fire(db)
     outs = [
-        Output(spawn_child(SCHEDULER, db_path, f"leader-{i}", 60, 0, timeout=20)) for i in range(2)
+        Output(spawn_child(SCHEDULER_CHILD, db_path, f"leader-{i}", 60, 0.2, 0, timeout=20))
+        for i in range(2)
     ]
     wait_until(lambda: all(o.leading() for o in outs), timeout=10)
     deadline = time.time() + 2.5
@@ -127,7 +77,10 @@ def test_standby_takes_over_from_a_killed_leader_without_gaps(db, db_path):
     """
     honker.Scheduler(db).add(name="beat", queue="beat", schedule=honker.every_s(1))
     initial = _next_fire(db)
-    outs = [Output(spawn_child(SCHEDULER, db_path, "honker-scheduler", 2, 1)) for _ in range(2)]
+    outs = [
+        Output(spawn_child(SCHEDULER_CHILD, db_path, "honker-scheduler", 2, 0.2, 1))
+        for _ in range(2)
+    ]
     leader = wait_until(lambda: next((o for o in outs if o.leading()), None), timeout=10)
     (standby,) = [o for o in outs if o is not leader]
     wait_until(lambda: len(leader.fires()) >= 2, timeout=10)

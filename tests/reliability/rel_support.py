@@ -3,7 +3,7 @@
 Child processes are started with ``helpers.spawn_child`` and always reaped by
 the autouse fixture in tests/conftest.py; these helpers only add what several
 reliability tests need: checking a file's integrity from a fresh connection
-and reading a child's output without blocking.
+and killing a child without clean-up (``Lines`` lives in helpers).
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
 from typing import Any
 
-from helpers import Child
+from helpers import Child, Lines
+
+__all__ = ["Lines", "integrity", "scalar", "sigkill"]
 
 
 def integrity(path: str) -> str:
@@ -41,21 +42,3 @@ def sigkill(child: Child) -> None:
     if child.proc.poll() is None:
         os.kill(child.proc.pid, signal.SIGKILL)
     child.kill()
-
-
-class Lines:
-    """Every line a child printed so far, read without blocking."""
-
-    def __init__(self, child: Child) -> None:
-        self.child = child
-        self.lines: list[str] = []
-
-    def poll(self) -> list[str]:
-        while True:
-            try:
-                self.lines.append(self.child.readline(timeout=0.001))
-            except (AssertionError, subprocess.TimeoutExpired):  # nothing new, or exited
-                return self.lines
-
-    def starting(self, prefix: str) -> list[str]:
-        return [ln for ln in self.poll() if ln.startswith(prefix)]

@@ -15,44 +15,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from helpers import spawn_child, wait_until
+from helpers import SCHEDULER_CHILD, spawn_child, wait_until
 from rel_support import Lines, sigkill
 
 import honker
 
 LOCK_TTL = 2
-SCHEDULER = """
-import asyncio, logging, sys, threading
-import honker
-
-class Announce(logging.Handler):
-    def emit(self, record):
-        if record.msg.startswith("fired"):
-            print(f"fired {record.args[0]} {record.args[1]}", flush=True)
-        elif "leading" in record.msg:
-            print("leading", flush=True)
-
-log = logging.getLogger("honker.scheduler")
-log.setLevel(logging.DEBUG)
-log.addHandler(Announce())
-
-async def main():
-    db = honker.open(sys.argv[1])
-    sched = honker.Scheduler(db)
-    sched.lock_ttl = int(sys.argv[2])
-    sched.heartbeat_interval = 0.3
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    threading.Thread(
-        target=lambda: (sys.stdin.readline(), loop.call_soon_threadsafe(stop.set)), daemon=True
-    ).start()
-    print("ready", flush=True)
-    await sched.run(stop, standby=True)
-    db.close()
-    print("stopped", flush=True)
-
-asyncio.run(main())
-"""
 
 
 def _fires(outs: list[Lines]) -> list[int]:
@@ -66,7 +34,10 @@ def test_standby_takes_over_a_killed_leader_without_double_fires(
     sched = honker.Scheduler(db)
     sched.add(name="beat", queue="beat", schedule=honker.every_s(1))
     (initial,) = [t["next_fire_at"] for t in sched.list()]
-    outs = [Lines(spawn_child(SCHEDULER, db_path, LOCK_TTL)) for _ in range(3)]
+    outs = [
+        Lines(spawn_child(SCHEDULER_CHILD, db_path, "honker-scheduler", LOCK_TTL, 0.3, 1))
+        for _ in range(3)
+    ]
     alive = list(outs)
     takeovers = []
 
