@@ -40,14 +40,9 @@ def wait_until(
     deadline, so a slow machine never fails a condition that did come true.
     """
     deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            what = message or getattr(predicate, "__name__", repr(predicate))
-            raise AssertionError(f"condition not met within {timeout}s: {what}")
+    while not (found := _poll_once(predicate, deadline, timeout, message)):
         time.sleep(interval)
+    return found[0]
 
 
 async def async_wait_until(
@@ -55,14 +50,22 @@ async def async_wait_until(
 ) -> T:
     """:func:`wait_until` for coroutines: yields to the event loop between polls."""
     deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            what = message or getattr(predicate, "__name__", repr(predicate))
-            raise AssertionError(f"condition not met within {timeout}s: {what}")
+    while not (found := _poll_once(predicate, deadline, timeout, message)):
         await asyncio.sleep(interval)
+    return found[0]
+
+
+def _poll_once(
+    predicate: Callable[[], T], deadline: float, timeout: float, message: str
+) -> tuple[T] | None:
+    """``(value,)`` if the predicate holds now; None to poll again; raises past the deadline."""
+    value = predicate()
+    if value:
+        return (value,)
+    if time.monotonic() >= deadline:
+        what = message or getattr(predicate, "__name__", repr(predicate))
+        raise AssertionError(f"condition not met within {timeout}s: {what}")
+    return None
 
 
 async def within(awaitable: Awaitable[T], timeout: float = 10.0) -> T:
