@@ -335,21 +335,24 @@ def commit_counter(path: str) -> _DataVersion | _ShmCounter:
     """
     dv = _DataVersion(path)
     try:
-        conn = dv.conn
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0] if conn is not None else ""
-        if str(mode).lower() == "wal" and sys.byteorder == "little":
-            try:
-                counter = _ShmCounter(path)
-            except OSError:
-                return dv
-            version_ok = _read_shm_header(counter._fd)[0] == WAL_INDEX_VERSION
-            if version_ok:
-                dv.close()
-                return counter
-            counter.close()
-    except (sqlite3.Error, OSError):
-        pass
-    return dv
+        mode = dv.conn.execute("PRAGMA journal_mode").fetchone()[0] if dv.conn else ""
+    except sqlite3.Error:
+        return dv
+    if str(mode).lower() != "wal" or sys.byteorder != "little":
+        return dv
+    try:
+        counter = _ShmCounter(path)
+    except OSError:
+        return dv
+    try:
+        version_ok = _read_shm_header(counter._fd)[0] == WAL_INDEX_VERSION
+    except OSError:
+        version_ok = False
+    if not version_ok:
+        counter.close()
+        return dv
+    dv.close()
+    return counter
 
 
 def probe_kernel(path: str) -> None:

@@ -346,17 +346,18 @@ class UpdateWatcher:
                 armed.disarm()
                 if armed.armed == 0:
                     if armed.loop.is_closed():  # a coroutine finalised after its loop
-                        armed.registered = False
-                        if self._dead is not None:
-                            armed.close()
+                        self._unregister_locked(armed)
                     else:
                         armed.loop.call_soon(self._unregister, armed)
 
     def _unregister(self, waker: LoopWaker) -> None:
         with self._subs_lock:
-            waker.unregister()
-            if self._dead is not None and not waker.registered:
-                waker.close()
+            self._unregister_locked(waker)
+
+    def _unregister_locked(self, waker: LoopWaker) -> None:
+        waker.unregister()
+        if self._dead is not None and not waker.registered:
+            waker.close()
 
     def _check_now(self) -> None:
         commits = self._commits
