@@ -101,7 +101,7 @@ FLOOR = textwrap.dedent(
         conn.execute("COMMIT")
         if not rows:
             poll.poll(100)
-            ino.read()
+            os.read(ino.fd, 4096)  # drain the events
             continue
         got.append((json.loads(rows[0][2])["i"], time.time()))
         conn.execute("BEGIN IMMEDIATE")

@@ -83,22 +83,6 @@ class Inotify:
             raise OSError(e, f"inotify_add_watch({path!r}): {os.strerror(e)}")
         return int(wd)
 
-    def read(self) -> list[tuple[int, int, str]]:
-        """Pending events as ``(wd, mask, name)``; ``[]`` when there are none."""
-        try:
-            data = os.read(self.fd, 64 * 1024)
-        except BlockingIOError:
-            return []
-        events = []
-        pos = 0
-        while pos + _HEADER.size <= len(data):
-            wd, mask, _cookie, length = _HEADER.unpack_from(data, pos)
-            pos += _HEADER.size
-            name = data[pos : pos + length].split(b"\0", 1)[0].decode(errors="surrogateescape")
-            pos += length
-            events.append((wd, mask, name))
-        return events
-
     def read_names(self, names: set[bytes]) -> bool:
         """Consume queued events; True if one names a file in ``names`` (or the
         queue overflowed). Cheaper than :meth:`read` on the hot path."""
