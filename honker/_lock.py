@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ._engine import locks, ratelimit
 from ._errors import ConfigError, LockHeld, SQLFunctionError
-from ._marshal import int_arg, str_arg
+from ._marshal import duration_arg, int_arg, str_arg
 
 if TYPE_CHECKING:
     from ._database import Database
@@ -35,7 +35,7 @@ class _Lock:
     def __init__(self, db: Database, name: str, ttl: int = 60, owner: str | None = None) -> None:
         self.db = db
         self.name = str_arg("lock name", name)
-        self.ttl = int_arg("ttl", ttl)
+        self.ttl = duration_arg("ttl", ttl)
         self.owner = owner if owner is not None else uuid.uuid4().hex
         self.acquired = False
 
@@ -53,7 +53,7 @@ class _Lock:
         """
         if not self.acquired:
             return False
-        ttl_s = int_arg("ttl", ttl or self.ttl)
+        ttl_s = duration_arg("ttl", ttl or self.ttl)
         if ttl_s <= 0:
             raise SQLFunctionError("ttl_s must be positive")
         return bool(self.db._write(locks.renew, self.name, self.owner, ttl_s))
@@ -79,4 +79,4 @@ def try_rate_limit(db: Database, name: str, limit: int, per: int) -> bool:
 
 def sweep_rate_limits(db: Database, older_than_s: int = 3600) -> int:
     """Delete rate-limit windows that started more than ``older_than_s`` ago."""
-    return db._write(ratelimit.sweep, int_arg("older_than_s", older_than_s))
+    return db._write(ratelimit.sweep, duration_arg("older_than_s", older_than_s))

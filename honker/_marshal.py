@@ -10,6 +10,13 @@ from typing import Any
 from ._errors import ConfigError, InvalidTextError, OutOfRangeError, ParameterError
 
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
+# Durations are added to (or subtracted from) SQLite's clock, unixepoch(),
+# and the sum is stored as a 64-bit INTEGER. The clock stays below
+# CLOCK_HORIZON_S until the year 2242, so a duration d with |d| <= DURATION_MAX
+# keeps now ± d inside 64 bits; a larger one would wrap (honker's engine) or
+# turn REAL (SQLite's arithmetic), storing a wrong time.
+CLOCK_HORIZON_S = 2**33
+DURATION_MAX = I64_MAX - CLOCK_HORIZON_S
 _PLAIN = frozenset({str, float, bytes, type(None)})
 
 
@@ -89,6 +96,26 @@ def int_arg(name: str, value: Any, *, bounded: bool = True) -> int:
     if bounded and not I64_MIN <= i <= I64_MAX:
         raise OutOfRangeError(f"{name} must fit in 64 bits (|{name}| < 2**63), got {_short(i)}")
     return i
+
+
+def duration_arg(name: str, value: Any) -> int:
+    """``int(value)`` for a duration ``name`` that is added to the clock.
+
+    Semantics: as :func:`int_arg`, and a duration whose sum with now would not
+    fit in 64 bits (``|value| > DURATION_MAX``, about 2.9e11 years) raises
+    :class:`OutOfRangeError` naming ``name``, before anything is written.
+    The SQL functions keep honker's wrapping arithmetic; only the Python API
+    checks (guarded by tests/integration/test_durations.py).
+    """
+    if type(value) is int and -DURATION_MAX <= value <= DURATION_MAX:
+        return value
+    d = int_arg(name, value)
+    if not -DURATION_MAX <= d <= DURATION_MAX:
+        raise OutOfRangeError(
+            f"{name} is out of range: now + {name} must fit in 64 bits "
+            f"(|{name}| <= {DURATION_MAX}), got {_short(d)}"
+        )
+    return d
 
 
 def str_arg(name: str, value: Any) -> str:

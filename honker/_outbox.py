@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigError, ParameterError
+from ._worker import _compute_delay
 
 if TYPE_CHECKING:
     from ._database import Database
@@ -131,7 +132,7 @@ class Outbox:
 
     def _backoff_s(self, attempts: int) -> int:
         """Seconds to wait before the next delivery after failed attempt ``attempts``."""
-        return int(self.base_backoff_s * 2 ** max(0, attempts - 1))
+        return _compute_delay(self.base_backoff_s, 2, attempts)
 
     async def run_worker(self, worker_id: str) -> None:
         """Deliver messages forever; stop it by cancelling the task.

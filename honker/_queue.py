@@ -20,7 +20,7 @@ from ._engine import queue as ops
 from ._engine import results as result_ops
 from ._engine.schema import queue_init
 from ._errors import ConfigError, HonkerError, ParameterError
-from ._marshal import NOT_DECODED, StrictPayload, int_arg, str_arg
+from ._marshal import NOT_DECODED, StrictPayload, duration_arg, int_arg, str_arg
 
 if TYPE_CHECKING:
     from ._database import Database
@@ -124,10 +124,10 @@ class Queue:
             self.name,
             _json_payload(payload),
             None if run_at is None else int_arg("run_at", run_at),
-            None if delay is None else int_arg("delay", delay),
+            None if delay is None else duration_arg("delay", delay),
             int_arg("priority", priority),
             self.max_attempts if max_attempts is None else int_arg("max_attempts", max_attempts),
-            None if expires is None else int_arg("expires", expires),
+            None if expires is None else duration_arg("expires", expires),
         )
 
     # -- claiming -------------------------------------------------------------
@@ -143,9 +143,8 @@ class Queue:
         if n <= 0:
             return []
         str_arg("worker_id", worker_id)
-        rows = self.db._write(
-            ops.claim_batch, self.name, worker_id, n, self.visibility_timeout_s, self.db._marks
-        )
+        vt = duration_arg("visibility_timeout_s", self.visibility_timeout_s)
+        rows = self.db._write(ops.claim_batch, self.name, worker_id, n, vt, self.db._marks)
         return [Job(self, row) for row in rows]
 
     def claim_one(self, worker_id: str) -> Job | None:
@@ -196,7 +195,7 @@ class Queue:
     def retry(self, job_id: int, worker_id: str, delay_s: int, error: str) -> bool:
         """Return our claimed job to pending after ``delay_s``, or dead-letter it
         if it used its last attempt. False if we do not hold a valid claim."""
-        job, delay = int_arg("job_id", job_id), int_arg("delay_s", delay_s)
+        job, delay = int_arg("job_id", job_id), duration_arg("delay_s", delay_s)
         return bool(self.db._write(ops.retry, job, worker_id, delay, str(error)))
 
     def fail(self, job_id: int, worker_id: str, error: str) -> bool:
@@ -206,7 +205,10 @@ class Queue:
     def heartbeat(self, job_id: int, worker_id: str, extend_s: int | None = None) -> bool:
         """Reset our claim's deadline to now + ``extend_s`` (default: the
         visibility timeout). False once the claim has expired."""
-        extend = self.visibility_timeout_s if extend_s is None else int_arg("extend_s", extend_s)
+        extend = duration_arg(
+            "visibility_timeout_s" if extend_s is None else "extend_s",
+            self.visibility_timeout_s if extend_s is None else extend_s,
+        )
         return bool(self.db._write(ops.heartbeat, int_arg("job_id", job_id), worker_id, extend))
 
     def cancel(self, job_id: int) -> bool:
@@ -232,7 +234,7 @@ class Queue:
         save replaces the value and expiry.
         """
         text = _json_payload(value)
-        ttl_s = 0 if ttl is None else int_arg("ttl", ttl)
+        ttl_s = 0 if ttl is None else duration_arg("ttl", ttl)
         job = int_arg("job_id", job_id)
         _txjoin.run(self.db, tx, result_ops.save, "honker_result_save", job, text, ttl_s)
 
@@ -375,9 +377,8 @@ class _WorkerQueueIter:
         q = self.queue
         while True:
             # One transaction: claim, or learn when the next job becomes due.
-            rows, next_at = q.db._write(
-                _claim_or_deadline, q.name, self.worker_id, q.visibility_timeout_s, q.db._marks
-            )
+            vt = duration_arg("visibility_timeout_s", q.visibility_timeout_s)
+            rows, next_at = q.db._write(_claim_or_deadline, q.name, self.worker_id, vt, q.db._marks)
             if rows:
                 return Job(q, rows[0])
             timeout = self.idle_poll_s

@@ -32,7 +32,7 @@ from ._errors import (
     ScheduleError,
     SQLFunctionError,
 )
-from ._marshal import int_arg, str_arg
+from ._marshal import duration_arg, int_arg, str_arg
 
 if TYPE_CHECKING:
     from ._database import Database
@@ -153,7 +153,7 @@ class Scheduler:
             expr,
             text,
             int_arg("priority", priority),
-            None if expires is None else int_arg("expires", expires),
+            None if expires is None else duration_arg("expires", expires),
             int_arg("max_attempts", max_attempts),
         )
         with _sql_function_errors():
@@ -221,7 +221,7 @@ class Scheduler:
             expr,
             text,
             None if priority is None else int_arg("priority", priority),
-            None if expires is UNSET or expires is None else int_arg("expires", expires),
+            None if expires is UNSET or expires is None else duration_arg("expires", expires),
             int(expires is not UNSET),
             None
             if max_attempts is UNSET or max_attempts is None

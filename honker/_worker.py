@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ._errors import HonkerError
+from ._marshal import DURATION_MAX
 from ._tasks import _ENVELOPE, Retryable, TaskRegistry, TaskSpec, registry
 
 if TYPE_CHECKING:
@@ -53,9 +54,14 @@ def _compute_delay(retry_delay: float, backoff: float, attempts: int) -> int:
     """Retry delay in whole seconds: ``retry_delay * backoff ** (attempts - 1)``.
 
     ``attempts`` is the job's claim count (1 on the first run), so the first
-    retry waits ``retry_delay``.
+    retry waits ``retry_delay``. The delay is capped at ``DURATION_MAX``, so a
+    long run of retries never asks for a time beyond 64 bits.
     """
-    return int(retry_delay * backoff ** max(0, int(attempts) - 1))
+    try:
+        delay = retry_delay * backoff ** max(0, int(attempts) - 1)
+    except OverflowError:  # a float power beyond the double range
+        return DURATION_MAX
+    return int(max(-DURATION_MAX, min(delay, DURATION_MAX)))
 
 
 def _retry_or_fail(job: Job, error: str, delay_s: int, retries: int | None) -> None:

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections import deque
+from typing import Any
 
 import pytest
 from helpers import sql, within
@@ -190,3 +192,32 @@ def test_prune_by_age_or_count(db: honker.Database) -> None:
     assert _ids(db) == ids[3:]
     assert db.prune_notifications(older_than_s=1000, max_keep=1) == 2, "count alone"
     assert _ids(db) == ids[5:]
+
+
+@pytest.mark.parametrize("patch", ["instance", "class"])
+def test_prune_sees_a_notification_committed_as_its_transaction_begins(
+    db: honker.Database, monkeypatch: pytest.MonkeyPatch, patch: str
+) -> None:
+    """honker's regression (test_prune_notifications_sees_insert_before_write_transaction):
+    the prune reads the newest id inside the write transaction it deletes in,
+    and begins it through the public ``transaction()``, so a notification
+    committed at that moment counts toward ``max_keep``."""
+    _notify(db, "ch", "one", "two", "three")
+    real = honker.Database.transaction
+    calls: list[str] = []
+
+    def transaction(self: honker.Database) -> Any:
+        if not calls:
+            calls.append("competing")
+            with real(self) as tx:
+                tx.notify("ch", "four")
+        return real(self)
+
+    if patch == "instance":
+        monkeypatch.setattr(db, "transaction", transaction.__get__(db))
+    else:
+        monkeypatch.setattr(honker.Database, "transaction", transaction)
+    assert db.prune_notifications(max_keep=2) == 2
+    assert calls == ["competing"]
+    rows = db.query("SELECT payload FROM _honker_notifications ORDER BY id")
+    assert [json.loads(r["payload"]) for r in rows] == ["three", "four"]
