@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from honker._database import PRAGMAS  # noqa: E402
-from honker._engine import schema  # noqa: E402
+from honker.backends.sqlite.connection import PRAGMAS  # noqa: E402
+from honker.backends.sqlite.engine import schema  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

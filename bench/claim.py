@@ -17,7 +17,7 @@ from collections.abc import Callable
 from _common import bare_connect, paired, print_rows, row, save, tmp_db
 
 import honker
-from honker._sql import Q
+from honker.backends.sqlite.sql import Q
 
 
 def fill(path: str, depth: int) -> None:

@@ -39,7 +39,7 @@ WORKER_BARE = r"""
 import sys, time
 sys.path.insert(0, sys.argv[3]); sys.path.insert(0, sys.argv[3] + "/bench")
 from _common import bare_connect
-from honker._sql import Q
+from honker.backends.sqlite.sql import Q
 conn = bare_connect(sys.argv[1], with_schema=False)
 print("ready", flush=True)
 claim, ack = Q["claim"], Q["ack"]
@@ -87,7 +87,7 @@ def run(kind: str, jobs: int) -> float:
             w.wait()
         db.close()
     else:
-        from honker._sql import Q
+        from honker.backends.sqlite.sql import Q
 
         conn = bare_connect(path, with_schema=False)
         for i in [*range(jobs), -1, -1]:

@@ -22,7 +22,7 @@ import time
 from _common import ROOT, bare_connect, print_rows, row, save, tmp_db
 
 import honker
-from honker._sql import Q
+from honker.backends.sqlite.sql import Q
 
 PRODUCER = r"""
 import sys, time

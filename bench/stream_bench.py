@@ -21,7 +21,7 @@ import json
 from _common import bare_connect, print_rows, rate, row, save, tmp_db
 
 import honker
-from honker._sql import Q
+from honker.backends.sqlite.sql import Q
 
 PAYLOAD = {"order": 42, "status": "paid", "amount_cents": 1999}
 TOPIC = "orders"

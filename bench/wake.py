@@ -41,8 +41,8 @@ import time
 from _common import ROOT, bare_connect, save, tmp_db
 
 import honker
-from honker import _shmfd
-from honker._detectors import default_backend
+from honker.backends.sqlite.watch import shmfd as _shmfd
+from honker.backends.sqlite.watch.detectors import default_backend
 
 BACKENDS = ["floor", "polling", "shm", "kernel", "default"]
 LABELS = {
@@ -82,8 +82,8 @@ CONSUMER = textwrap.dedent(
 FLOOR = textwrap.dedent(
     """
     import json, os, select, sqlite3, sys, time
-    from honker import _inotify
-    from honker._sql import Q
+    from honker.backends.sqlite.watch import inotify as _inotify
+    from honker.backends.sqlite.sql import Q
     path, n = sys.argv[1], int(sys.argv[3]) if len(sys.argv) > 3 else 1  # idle: waits forever
     conn = sqlite3.connect(path, isolation_level=None)
     for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "busy_timeout = 5000"):

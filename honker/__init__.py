@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 from ._database import Database, open
-from ._database import Transaction as Transaction
 from ._errors import BusyError as BusyError
 from ._errors import ConfigError as ConfigError
 from ._errors import CorruptDatabaseError as CorruptDatabaseError
@@ -38,9 +37,10 @@ from ._errors import ScheduleError as ScheduleError
 from ._errors import SQLFunctionError as SQLFunctionError
 from ._errors import TransactionNotStartedError as TransactionNotStartedError
 from ._errors import WatcherDiedError as WatcherDiedError
-from ._extension import EXTENSION_ENTRYPOINT, extension_info, load_extension
 from ._notify import Listener, Notification
 from ._queue import Job, Queue
+from .backends import EXTENSION_ENTRYPOINT, extension_info, load_extension
+from .backends import Transaction as Transaction
 
 # honker's public names, in honker's order. The error classes above
 # (honker.HonkerError and its subclasses) are importable but, as in honker,
@@ -73,9 +73,9 @@ __all__ = [
 
 # Names whose modules are imported on first use, to keep `import honker` fast.
 _LAZY = {
-    "CronSchedule": "._schedule",
-    "crontab": "._schedule",
-    "every_s": "._schedule",
+    "CronSchedule": ".cron.schedule",
+    "crontab": ".cron.schedule",
+    "every_s": ".cron.schedule",
     "Scheduler": "._scheduler",
     "Stream": "._stream",
     "Event": "._stream",

@@ -128,7 +128,8 @@ def _error(command: str, message: str) -> None:
 
 def _load_target(target: str) -> tuple[Any, int]:
     """``(app, 0)``, or ``(None, exit_status)`` after printing why."""
-    from ._tasks import TargetError, load_app
+    from ._errors import TargetError
+    from ._tasks import load_app
 
     # `python -m` puts the working directory on sys.path; the console script
     # does not, and a worker target normally lives in the current project.
@@ -257,17 +258,18 @@ async def _serve(app: Any, queues: list[str], concurrency: int, names: list[str]
 
 
 def _inspect_command(args: argparse.Namespace) -> int:
-    from . import _inspect
+    from ._errors import InspectError
+    from .backends import open_inspector
 
     command: str = args.command
     try:
-        conn = _inspect.open_readonly(args.path)
-    except _inspect.InspectError as exc:
+        inspector = open_inspector(args.path)
+    except InspectError as exc:
         _error(command, str(exc))
         return 1
     try:
         if command == "queues":
-            rows = _inspect.queue_counts(conn)
+            rows = inspector.queue_counts()
             columns = [
                 ("QUEUE", "queue"),
                 ("PENDING", "pending"),
@@ -277,7 +279,7 @@ def _inspect_command(args: argparse.Namespace) -> int:
             ]
             empty = "no queues"
         elif command == "dead":
-            rows = _inspect.dead_letters(conn, args.queue, args.limit)
+            rows = inspector.dead_letters(args.queue, args.limit)
             for r in rows:
                 r["died_at_local"] = _local(r["died_at"])
                 r["error"] = (r["last_error"] or "").split("\n", 1)[0]
@@ -289,7 +291,7 @@ def _inspect_command(args: argparse.Namespace) -> int:
             ]
             empty = f"no dead jobs in queue {args.queue!r}"
         elif command == "streams":
-            rows = _inspect.stream_lags(conn)
+            rows = inspector.stream_lags()
             columns = [
                 ("TOPIC", "topic"),
                 ("CONSUMER", "consumer"),
@@ -299,7 +301,7 @@ def _inspect_command(args: argparse.Namespace) -> int:
             ]
             empty = "no streams"
         else:
-            rows = _inspect.schedules(conn)
+            rows = inspector.schedules()
             for r in rows:
                 r["next_fire_local"] = _local(r["next_fire_at"])
             columns = [
@@ -311,11 +313,11 @@ def _inspect_command(args: argparse.Namespace) -> int:
                 ("NEXT_FIRE_UNIX", "next_fire_at"),
             ]
             empty = "no schedules"
-    except Exception as exc:  # noqa: BLE001  sqlite3 errors on a damaged or foreign file
+    except Exception as exc:  # noqa: BLE001  storage errors on a damaged or foreign file
         _error(command, f"cannot read {args.path}: {exc}")
         return 1
     finally:
-        conn.close()
+        inspector.close()
     if args.json:
         for r in rows:  # table-only helper columns
             r.pop("error", None)

@@ -8,8 +8,6 @@ fix the problem, so ``except RuntimeError`` written against honker still works.
 
 from __future__ import annotations
 
-import sqlite3
-
 
 class HonkerError(Exception):
     """Base class of every error raised by honker."""
@@ -122,23 +120,50 @@ class UnknownTaskError(HonkerError):
     """A job named a task that is not registered in this process."""
 
 
-_BY_CODE: dict[str, type[DatabaseError]] = {
-    "SQLITE_BUSY": BusyError,
-    "SQLITE_LOCKED": BusyError,
-    "SQLITE_READONLY": ReadOnlyDatabaseError,
-    "SQLITE_FULL": DiskFullError,
-    "SQLITE_CORRUPT": CorruptDatabaseError,
-    "SQLITE_NOTADB": CorruptDatabaseError,
-}
+class ProbeError(DatabaseError):
+    """The requested watcher backend cannot work for this database here."""
 
 
-def from_sqlite(exc: sqlite3.Error, message: str | None = None) -> DatabaseError:
-    """Translate a ``sqlite3`` exception into our hierarchy (message kept)."""
-    name = getattr(exc, "sqlite_errorname", None)
-    base = name.split("_", 2)[:2] if name else None
-    key = "_".join(base) if base else ""
-    cls = _BY_CODE.get(name or "", None) or _BY_CODE.get(key, DatabaseError)
-    err = cls(message if message is not None else str(exc))
-    err.sqlite_errorcode = getattr(exc, "sqlite_errorcode", None)
-    err.sqlite_errorname = name
-    return err
+class InspectError(HonkerError):
+    """The file can't be inspected; the message says why (missing, not a
+    database, not a honker database)."""
+
+
+class QueueInTransactionError(HonkerError, RuntimeError):
+    """A queue was first opened while this thread had a transaction open.
+    Construct the queue first, then pass tx= to enqueue."""
+
+
+class NoScheduledTasksError(HonkerError, RuntimeError):
+    """``Scheduler.run()`` found no schedule to run. Register one with
+    ``scheduler.add(...)`` (in this or another process) before running."""
+
+
+class NoTasksRegisteredError(HonkerError, RuntimeError):
+    """``run_workers()`` found no queue to serve. Import the module that
+    defines your ``@q.task()`` functions first, or pass ``queue=``."""
+
+
+class DuplicateTaskError(ConfigError):
+    """Two different functions were registered under one task name. Give one
+    of them an explicit ``name=``, or stop importing the module twice (for
+    example as a script and as a module, or through ``importlib.reload``)."""
+
+
+class TargetError(ConfigError):
+    """A worker target is not of the form ``"module.path:variable"``; name the
+    module and the attribute holding your ``honker.Database``."""
+
+
+class TargetAttributeError(HonkerError, AttributeError):
+    """The target module imported but has no such attribute (or it is None);
+    check the name after the ``:``."""
+
+
+class TaskUsageError(HonkerError, TypeError):
+    """A task decorator was used without calling it: write ``@q.task()``."""
+
+
+class ResultInLoopError(HonkerError, RuntimeError):
+    """``TaskResult.get()`` was called inside a running event loop; use
+    ``await result.aget()`` there."""

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._database import Database, Transaction, _TxDepthGuard
+from ._database import Database
 from ._lock import _Lock
 from ._notify import Listener, Notification
+from ._outbox import DEFAULT_BASE_BACKOFF_S as DEFAULT_OUTBOX_BASE_BACKOFF_S
+from ._outbox import DEFAULT_MAX_ATTEMPTS as DEFAULT_OUTBOX_MAX_ATTEMPTS
+from ._outbox import DEFAULT_VISIBILITY_TIMEOUT_S as DEFAULT_OUTBOX_VISIBILITY_TIMEOUT_S
 from ._queue import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_VISIBILITY_TIMEOUT_S,
@@ -14,10 +17,8 @@ from ._queue import (
     Queue,
     _WorkerQueueIter,
 )
-
-DEFAULT_OUTBOX_MAX_ATTEMPTS = 5
-DEFAULT_OUTBOX_BASE_BACKOFF_S = 5
-DEFAULT_OUTBOX_VISIBILITY_TIMEOUT_S = 60
+from .backends import Transaction
+from .backends import TxDepthGuard as _TxDepthGuard
 
 __all__ = [
     "DEFAULT_MAX_ATTEMPTS",

@@ -1,13 +1,12 @@
-"""Advisory locks and rate limits (python-api.md §14)."""
+"""Advisory locks with a TTL (docs/spec/python-api.md §14)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import TYPE_CHECKING
 
-from ._engine import locks, ratelimit
-from ._errors import ConfigError, LockHeld, SQLFunctionError
-from ._marshal import duration_arg, int_arg, str_arg
+from ._errors import LockHeld
+from ._marshal import duration_arg, str_arg
 
 if TYPE_CHECKING:
     from ._database import Database
@@ -40,7 +39,8 @@ class _Lock:
         self.acquired = False
 
     def __enter__(self) -> _Lock:
-        if not self.db._write(locks.acquire, self.name, self.owner, self.ttl):
+        name, owner, ttl = self.name, self.owner, self.ttl
+        if not self.db._write(lambda o: o.lock_acquire(name, owner, ttl)):
             raise LockHeld(f"lock {self.name!r} is already held")
         self.acquired = True
         return self
@@ -54,29 +54,11 @@ class _Lock:
         if not self.acquired:
             return False
         ttl_s = duration_arg("ttl", ttl or self.ttl)
-        if ttl_s <= 0:
-            raise SQLFunctionError("ttl_s must be positive")
-        return bool(self.db._write(locks.renew, self.name, self.owner, ttl_s))
+        name, owner = self.name, self.owner
+        return bool(self.db._write(lambda o: o.lock_renew(name, owner, ttl_s)))
 
     def __exit__(self, *exc: object) -> None:
         if self.acquired:
             self.acquired = False
-            self.db._write(locks.release, self.name, self.owner)
-
-
-def try_rate_limit(db: Database, name: str, limit: int, per: int) -> bool:
-    """Count one call against ``limit`` per ``per``-second fixed window.
-
-    True if allowed; a rejected call is not counted. Windows align to
-    multiples of ``per`` since the epoch, so up to 2×limit calls can pass
-    around a boundary.
-    """
-    limit_i, per_i = int_arg("limit", limit), int_arg("per", per)
-    if limit_i <= 0 or per_i <= 0:
-        raise ConfigError("limit and per must be positive")
-    return bool(db._write(ratelimit.try_acquire, name, limit_i, per_i))
-
-
-def sweep_rate_limits(db: Database, older_than_s: int = 3600) -> int:
-    """Delete rate-limit windows that started more than ``older_than_s`` ago."""
-    return db._write(ratelimit.sweep, duration_arg("older_than_s", older_than_s))
+            name, owner = self.name, self.owner
+            self.db._write(lambda o: o.lock_release(name, owner))

@@ -1,13 +1,15 @@
-"""SQL parameters in, rows out: honker's marshaling rules (python-api.md §6)."""
+"""Values in: honker's marshaling rules for SQL parameters, payloads and numeric
+options (docs/spec/python-api.md §6), and the limits they are checked against."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
 from ._errors import ConfigError, InvalidTextError, OutOfRangeError, ParameterError
+
+_dumps = json.dumps
 
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 # Durations are added to (or subtracted from) SQLite's clock, unixepoch(),
@@ -139,16 +141,16 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
-    """All rows of ``cur`` as dicts keyed by column name (a repeated name: last wins)."""
-    desc = cur.description
-    if desc is None:
-        return []
-    names = [d[0] for d in desc]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
+UNSET: Any = object()  # "argument not given", where None means something
 NOT_DECODED: Any = object()
+
+
+def json_payload(payload: Any) -> str:
+    """``json.dumps(payload)``, or a :class:`ParameterError` naming the problem."""
+    try:
+        return _dumps(payload)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"payload is not JSON-serialisable: {exc}") from None
 
 
 class StrictPayload:

@@ -12,7 +12,7 @@ import json
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from ._sql import Q
+from ._waiting import Wait, until
 
 if TYPE_CHECKING:
     from ._database import Database
@@ -23,11 +23,14 @@ class Notification:
 
     __slots__ = ("id", "channel", "created_at", "_raw", "_payload")
 
-    def __init__(self, row: dict[str, Any]) -> None:
-        self.id = row["id"]
-        self.channel = row["channel"]
-        self.created_at = row.get("created_at", 0)
-        self._raw = row.get("payload")
+    def __init__(self, row: Any) -> None:
+        if type(row) is tuple:  # the listener's rows: (id, channel, payload, created_at)
+            self.id, self.channel, self._raw, self.created_at = row
+        else:  # a dict, as honker passes
+            self.id = row["id"]
+            self.channel = row["channel"]
+            self.created_at = row.get("created_at", 0)
+            self._raw = row.get("payload")
         self._payload: Any = _NOT_DECODED
 
     @property
@@ -76,22 +79,25 @@ class Listener:
         self.channel = channel
         self.fallback_poll_s = fallback_poll_s
         self._updates = db.update_events()
-        rows = db.query(Q["notify_max_id"], (channel,))
-        self._last_seen: int = next(iter(rows[0].values()))
+        self._last_seen: int = db._read(lambda o: o.notify_max_id(channel))
         self._buffer: deque[Notification] = deque()
 
     def __aiter__(self) -> Listener:
         return self
 
     async def __anext__(self) -> Notification:
-        while not self._buffer:
-            rows = self.db.query(Q["notify_since"], (self.channel, self._last_seen))
-            if rows:
-                self._buffer.extend(Notification(r) for r in rows)
-                self._last_seen = rows[-1]["id"]
-                break
-            await self._updates.wait(self.fallback_poll_s)
+        if not self._buffer:
+            await until(self._updates, self._refill)
         return self._buffer.popleft()
+
+    def _refill(self) -> bool | Wait:
+        channel, after = self.channel, self._last_seen
+        rows = self.db._read(lambda o: o.notify_since(channel, after))
+        if rows:
+            self._buffer.extend(Notification(r) for r in rows)
+            self._last_seen = rows[-1][0]
+            return True
+        return Wait(self.fallback_poll_s)
 
     def close(self) -> None:
         """Unsubscribe (also happens on garbage collection)."""

@@ -10,31 +10,30 @@ Semantics shared by every method:
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import _txjoin
-from ._database import UNSET, _json_payload
-from ._engine import queue as ops
-from ._engine import results as result_ops
-from ._engine.schema import queue_init
-from ._errors import ConfigError, HonkerError, ParameterError
-from ._marshal import NOT_DECODED, StrictPayload, duration_arg, int_arg, str_arg
+from . import _results, _txjoin
+from ._errors import ConfigError, HonkerError, ParameterError, QueueInTransactionError
+from ._marshal import (
+    NOT_DECODED,
+    UNSET,
+    StrictPayload,
+    duration_arg,
+    int_arg,
+    json_payload,
+    str_arg,
+)
+from ._waiting import Wait, until
+from .backends.base import JOB_COLUMNS
 
 if TYPE_CHECKING:
     from ._database import Database
-    from ._watcher import UpdateEvents
+    from .backends.base import Changes
 
 DEFAULT_VISIBILITY_TIMEOUT_S = 300
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_IDLE_POLL_S = 5.0
-DEFAULT_RESULT_WAIT_FALLBACK_S = 15.0
-
-
-class QueueInTransactionError(HonkerError, RuntimeError):
-    """A queue was first opened while this thread had a transaction open.
-    Construct the queue first, then pass tx= to enqueue."""
 
 
 def open_queue(db: Database, name: str, vt: Any, max_attempts: Any) -> Queue:
@@ -91,7 +90,7 @@ class Queue:
         self.name = name
         self.visibility_timeout_s = int_arg("visibility_timeout_s", visibility_timeout_s)
         self.max_attempts = int_arg("max_attempts", max_attempts)
-        db._write(queue_init)
+        db._write(lambda o: o.queue_init())
 
     # -- producing ------------------------------------------------------------
     def enqueue(
@@ -116,19 +115,16 @@ class Queue:
         - ``priority``: higher first; ``max_attempts``: executions allowed
           (default: the queue's).
         """
-        return _txjoin.run(
-            self.db,
-            tx,
-            ops.enqueue,
-            "honker_enqueue",
+        args = (
             self.name,
-            _json_payload(payload),
+            json_payload(payload),
             None if run_at is None else int_arg("run_at", run_at),
             None if delay is None else duration_arg("delay", delay),
             int_arg("priority", priority),
             self.max_attempts if max_attempts is None else int_arg("max_attempts", max_attempts),
             None if expires is None else duration_arg("expires", expires),
         )
+        return _txjoin.run(self.db, tx, lambda o: o.enqueue(*args), "honker_enqueue", args)
 
     # -- claiming -------------------------------------------------------------
     def claim_batch(self, worker_id: str, n: int) -> list[Job]:
@@ -144,7 +140,8 @@ class Queue:
             return []
         str_arg("worker_id", worker_id)
         vt = duration_arg("visibility_timeout_s", self.visibility_timeout_s)
-        rows = self.db._write(ops.claim_batch, self.name, worker_id, n, vt, self.db._marks)
+        name = self.name
+        rows = self.db._write(lambda o: o.claim_batch(name, worker_id, n, vt))
         return [Job(self, row) for row in rows]
 
     def claim_one(self, worker_id: str) -> Job | None:
@@ -171,12 +168,14 @@ class Queue:
         return _WorkerQueueIter(self, str_arg("worker_id", worker_id), idle_poll_s)
 
     def _next_claim_at(self) -> int:
-        return self.db._write(ops.next_claim_at, self.name)
+        name = self.name
+        return self.db._write(lambda o: o.next_claim_at(name))
 
     # -- per-job operations ---------------------------------------------------
     def ack(self, job_id: int, worker_id: str) -> bool:
         """Delete the job if ``worker_id`` still holds a valid claim on it."""
-        return bool(self.db._write(ops.ack, int_arg("job_id", job_id), worker_id))
+        job = int_arg("job_id", job_id)
+        return bool(self.db._write(lambda o: o.ack(job, worker_id)))
 
     def ack_batch(self, job_ids: Any, worker_id: str) -> int:
         """Ack many jobs in one transaction; returns how many were ours."""
@@ -190,17 +189,19 @@ class Queue:
             ) from None
         if not ids:
             return 0
-        return self.db._write(ops.ack_batch, json.dumps(ids), worker_id)
+        return self.db._write(lambda o: o.ack_batch(ids, worker_id))
 
     def retry(self, job_id: int, worker_id: str, delay_s: int, error: str) -> bool:
         """Return our claimed job to pending after ``delay_s``, or dead-letter it
         if it used its last attempt. False if we do not hold a valid claim."""
         job, delay = int_arg("job_id", job_id), duration_arg("delay_s", delay_s)
-        return bool(self.db._write(ops.retry, job, worker_id, delay, str(error)))
+        text = str(error)
+        return bool(self.db._write(lambda o: o.retry(job, worker_id, delay, text)))
 
     def fail(self, job_id: int, worker_id: str, error: str) -> bool:
         """Move our claimed job to the dead table with ``error``."""
-        return bool(self.db._write(ops.fail, int_arg("job_id", job_id), worker_id, str(error)))
+        job, text = int_arg("job_id", job_id), str(error)
+        return bool(self.db._write(lambda o: o.fail(job, worker_id, text)))
 
     def heartbeat(self, job_id: int, worker_id: str, extend_s: int | None = None) -> bool:
         """Reset our claim's deadline to now + ``extend_s`` (default: the
@@ -209,22 +210,26 @@ class Queue:
             "visibility_timeout_s" if extend_s is None else "extend_s",
             self.visibility_timeout_s if extend_s is None else extend_s,
         )
-        return bool(self.db._write(ops.heartbeat, int_arg("job_id", job_id), worker_id, extend))
+        job = int_arg("job_id", job_id)
+        return bool(self.db._write(lambda o: o.heartbeat(job, worker_id, extend)))
 
     def cancel(self, job_id: int) -> bool:
         """Delete a pending or processing job, whoever holds it."""
-        return bool(self.db._write(ops.cancel, int_arg("job_id", job_id)))
+        job = int_arg("job_id", job_id)
+        return bool(self.db._write(lambda o: o.cancel(job)))
 
     def get_job(self, job_id: int) -> dict[str, Any] | None:
         """The live row as a dict (``payload`` is the raw JSON text), or None."""
-        row = self.db._write(ops.get_job, int_arg("job_id", job_id))
-        return None if row is None else dict(zip(ops.JOB_COLUMNS, row, strict=True))
+        job = int_arg("job_id", job_id)
+        row = self.db._write(lambda o: o.get_job(job))
+        return None if row is None else dict(zip(JOB_COLUMNS, row, strict=True))
 
     def sweep_expired(self) -> int:
         """Move this queue's expired pending jobs to the dead table (``expired``)."""
-        return self.db._write(ops.sweep_expired, self.name)
+        name = self.name
+        return self.db._write(lambda o: o.sweep_expired(name))
 
-    # -- results ----------------------------------------------------------------
+    # -- results (honker/_results.py) ------------------------------------------
     def save_result(
         self, job_id: int, value: Any, ttl: float | None = None, tx: Any = None
     ) -> None:
@@ -233,41 +238,22 @@ class Queue:
         ``ttl`` seconds (truncated); None or <= 0 keeps it forever. A second
         save replaces the value and expiry.
         """
-        text = _json_payload(value)
-        ttl_s = 0 if ttl is None else duration_arg("ttl", ttl)
-        job = int_arg("job_id", job_id)
-        _txjoin.run(self.db, tx, result_ops.save, "honker_result_save", job, text, ttl_s)
+        _results.save(self.db, job_id, value, ttl, tx)
 
     def get_result(self, job_id: int) -> tuple[bool, Any]:
         """``(True, value)`` if a result is stored and unexpired, else ``(False, None)``."""
-        raw = self.db._write(result_ops.get, int_arg("job_id", job_id))
-        return (False, None) if raw is None else (True, json.loads(raw))
+        return _results.get(self.db, job_id)
 
     async def wait_result(self, job_id: int, timeout: float | None = None) -> Any:
         """Wait until the job's result is stored; return it.
 
         Raises ``TimeoutError`` after ``timeout`` seconds (None: wait forever).
         """
-        updates = self.db.update_events()
-        try:
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while True:
-                found, value = self.get_result(job_id)
-                if found:
-                    return value
-                if deadline is None:
-                    wait_s: float = DEFAULT_RESULT_WAIT_FALLBACK_S
-                else:
-                    wait_s = deadline - time.monotonic()
-                    if wait_s <= 0:
-                        raise TimeoutError(f"wait_result({job_id}) timed out")
-                await updates.wait(wait_s)
-        finally:
-            updates.close()
+        return await _results.wait(self.db, job_id, timeout)
 
     def sweep_results(self) -> int:
         """Delete every expired result in the database; returns the count."""
-        return self.db._write(result_ops.sweep)
+        return _results.sweep(self.db)
 
     # -- tasks (honker._tasks) ------------------------------------------------
     def task(self, name: str | None = None, **kwargs: Any) -> Any:
@@ -353,13 +339,6 @@ class Job(StrictPayload):
         return f"Job(id={self.id}, queue={self.queue_name!r}, attempts={self.attempts})"
 
 
-def _claim_or_deadline(
-    conn: Any, queue: str, worker_id: str, timeout_s: int, marks: ops.Watermarks
-) -> tuple[list[ops.ClaimRow], int]:
-    rows = ops.claim_batch(conn, queue, worker_id, 1, timeout_s, marks)
-    return rows, (0 if rows else ops.next_claim_at(conn, queue))
-
-
 class _WorkerQueueIter:
     """The iterator behind :meth:`Queue.claim`."""
 
@@ -368,24 +347,26 @@ class _WorkerQueueIter:
         self.worker_id = worker_id
         self.idle_poll_s = idle_poll_s
         # Subscribe before the first claim, so a commit in between is not lost.
-        self._updates: UpdateEvents = queue.db.update_events()
+        self._updates: Changes = queue.db.update_events()
 
     def __aiter__(self) -> _WorkerQueueIter:
         return self
 
     async def __anext__(self) -> Job:
-        q = self.queue
-        while True:
-            # One transaction: claim, or learn when the next job becomes due.
-            vt = duration_arg("visibility_timeout_s", q.visibility_timeout_s)
-            rows, next_at = q.db._write(_claim_or_deadline, q.name, self.worker_id, vt, q.db._marks)
-            if rows:
-                return Job(q, rows[0])
-            timeout = self.idle_poll_s
-            if next_at > 0:
-                until = max(0.0, next_at - time.time())
-                timeout = until if timeout is None else min(timeout, until)
-            await self._updates.wait(timeout)
+        return await until(self._updates, self._step)
+
+    def _step(self) -> Job | Wait:
+        """One transaction: claim, or learn when the next job becomes due."""
+        q, worker_id = self.queue, self.worker_id
+        name, vt = q.name, duration_arg("visibility_timeout_s", q.visibility_timeout_s)
+        rows, next_at = q.db._write(lambda o: o.claim_or_next(name, worker_id, vt))
+        if rows:
+            return Job(q, rows[0])
+        timeout = self.idle_poll_s
+        if next_at > 0:
+            due_in = max(0.0, next_at - time.time())
+            timeout = due_in if timeout is None else min(timeout, due_in)
+        return Wait(timeout)
 
     def close(self) -> None:
         """Unsubscribe from the watcher (also happens on garbage collection)."""

@@ -15,29 +15,27 @@ import asyncio
 import builtins
 import contextlib
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._database import UNSET, _json_payload
-from ._engine import locks as lock_ops
-from ._engine import scheduler as ops
 from ._errors import (
     ConfigError,
     HonkerError,
     LeadershipLost,
     LockHeld,
+    NoScheduledTasksError,
     NotAScheduleError,
     ScheduleError,
     SQLFunctionError,
 )
-from ._marshal import duration_arg, int_arg, str_arg
+from ._marshal import UNSET, duration_arg, int_arg, json_payload, str_arg
+from ._waiting import Wait, until
+from .backends.base import FIRE_KEYS, SCHEDULE_COLUMNS
 
 if TYPE_CHECKING:
     from ._database import Database
     from ._lock import _Lock
-    from ._watcher import UpdateEvents
 
 log = logging.getLogger("honker.scheduler")
 
@@ -49,20 +47,6 @@ MIN_SLEEP_S = 0.1
 # A standby re-checks the lock at least this often; commits (the leader's
 # renewals and releases) wake it sooner.
 STANDBY_POLL_S = 5.0
-FIRE_KEYS = ("fire_at", "job_id", "name", "queue")
-
-# The lock row and SQLite's clock in one read, so renewing can be skipped when
-# it would not move expires_at (see _lead_step).
-_LOCK_ROW = "SELECT owner, expires_at, unixepoch() FROM _honker_locks WHERE name = ?"
-_LOCK_EXPIRES = "SELECT expires_at FROM _honker_locks WHERE name = ?"
-_COUNT_TASKS = "SELECT COUNT(*) AS n FROM _honker_scheduler_tasks"
-
-Fire = tuple[int, int, str, str]
-
-
-class NoScheduledTasksError(HonkerError, RuntimeError):
-    """``Scheduler.run()`` found no schedule to run. Register one with
-    ``scheduler.add(...)`` (in this or another process) before running."""
 
 
 class _Lost(Exception):
@@ -146,7 +130,7 @@ class Scheduler:
         expression, ``TypeError`` for a payload ``json`` cannot encode.
         """
         expr = _cron_expr(schedule)
-        text = _json_payload(payload)
+        text = json_payload(payload)
         args = (
             str_arg("name", name),
             str_arg("queue", queue),
@@ -157,18 +141,18 @@ class Scheduler:
             int_arg("max_attempts", max_attempts),
         )
         with _sql_function_errors():
-            self.db._write(ops.register, *args)
+            self.db._write(lambda o: o.schedule_register(*args))
         self._registered.add(name)
 
     def remove(self, name: str) -> bool:
         """Delete the schedule ``name``; False if there was none."""
-        removed = self.db._write(ops.unregister, name)
+        removed = self.db._write(lambda o: o.schedule_unregister(name))
         self._registered.discard(name)
         return bool(removed)
 
     def pause(self, name: str) -> bool:
         """Stop firing ``name``; True only if it was enabled."""
-        return bool(self.db._write(ops.pause, name))
+        return bool(self.db._write(lambda o: o.schedule_pause(name)))
 
     def resume(self, name: str) -> bool:
         """Fire ``name`` again; True only if it was paused.
@@ -176,7 +160,7 @@ class Scheduler:
         Its next fire is kept, so the next tick catches up the boundaries
         missed while paused (at most 64).
         """
-        return bool(self.db._write(ops.resume, name))
+        return bool(self.db._write(lambda o: o.schedule_resume(name)))
 
     def list(self) -> list[dict[str, Any]]:
         """Every schedule, ordered by name.
@@ -184,10 +168,10 @@ class Scheduler:
         Keys: ``cron_expr, enabled`` (bool), ``expires_s, max_attempts, name,
         next_fire_at, payload`` (the raw JSON text), ``priority, queue``.
         """
-        rows = self.db._write(ops.list_tasks)
+        rows = self.db._write(lambda o: o.schedule_list())
         out = []
         for row in rows:
-            item = dict(zip(ops.LIST_COLUMNS, row, strict=True))
+            item = dict(zip(SCHEDULE_COLUMNS, row, strict=True))
             item["enabled"] = bool(item["enabled"])
             out.append(item)
         return out
@@ -215,7 +199,7 @@ class Scheduler:
         expression; nothing changes then.
         """
         expr = None if schedule is None else _cron_expr(schedule)
-        text = None if payload is UNSET else _json_payload(payload)
+        text = None if payload is UNSET else json_payload(payload)
         args = (
             name,
             expr,
@@ -229,7 +213,7 @@ class Scheduler:
             int(max_attempts is not UNSET),
         )
         with _sql_function_errors():
-            return bool(self.db._write(ops.update, *args))
+            return bool(self.db._write(lambda o: o.schedule_update(*args)))
 
     def tick(self, *, now: float | None = None) -> builtins.list[dict[str, Any]]:
         """Enqueue every boundary due at ``now`` (default: ``self.clock()``); one transaction.
@@ -244,7 +228,7 @@ class Scheduler:
         """
         now_unix = int_arg("now", self.clock() if now is None else now)
         with _sql_function_errors():
-            fires = self.db._write(ops.tick, now_unix)
+            fires = self.db._write(lambda o: o.schedule_tick(now_unix))
         return [dict(zip(FIRE_KEYS, f, strict=True)) for f in fires]
 
     # -- the leader loop ------------------------------------------------------
@@ -277,7 +261,7 @@ class Scheduler:
             stop.set(); await task
         """
         if not self._registered:
-            if self.db.query(_COUNT_TASKS)[0]["n"] == 0:
+            if self.db._read(lambda o: o.schedule_count()) == 0:
                 raise NoScheduledTasksError(NO_TASKS)
         ttl = int(self.lock_ttl)
         if ttl <= 0:
@@ -318,28 +302,33 @@ class Scheduler:
     async def _await_leadership(self, lock: _Lock, stop_event: asyncio.Event | None) -> bool:
         """Take ``lock`` as soon as it is free; False if ``stop_event`` came first."""
         updates = self.db.update_events()
-        try:
+
+        def step() -> bool | Wait:
             while True:
                 if stop_event is not None and stop_event.is_set():
                     return False
                 wait_s = self._lock_free_in_s()
-                if wait_s <= 0:
-                    try:
-                        lock.__enter__()
-                        return True
-                    except LockHeld:
-                        continue  # another standby won the race; read its expiry
-                await _wait_any(updates, wait_s, stop_event)
+                if wait_s > 0:
+                    return Wait(wait_s)
+                try:
+                    lock.__enter__()
+                    return True
+                except LockHeld:
+                    continue  # another standby won the race; read its expiry
+
+        try:
+            return await until(updates, step, stop_event)
         finally:
             updates.close()
 
     def _lock_free_in_s(self) -> float:
         # A read on the reader pool: waiting standbys take no write lock.
-        rows = self.db.query(_LOCK_EXPIRES, [self.lock_name])
-        if not rows:
+        name = self.lock_name
+        expires_at = self.db._read(lambda o: o.lock_expires_at(name))
+        if expires_at is None:
             return 0.0
-        # Expired means expires_at <= unixepoch(), i.e. from second expires_at on.
-        left = rows[0]["expires_at"] - time.time()
+        # Expired means expires_at <= now, i.e. from second expires_at on.
+        left = expires_at - time.time()
         return 0.0 if left <= 0 else min(left, STANDBY_POLL_S)
 
     async def _lead(self, lock: _Lock, stop_event: asyncio.Event | None) -> None:
@@ -347,25 +336,29 @@ class Scheduler:
         # Subscribe before the first tick, so a registration in between wakes us.
         updates = self.db.update_events()
         heartbeat = asyncio.create_task(self._heartbeat(lock, lost))
+        lock_name, owner, ttl = self.lock_name, lock.owner, lock.ttl
+
+        def step() -> Wait | None:
+            if lost.is_set():
+                raise _Lost
+            if stop_event is not None and stop_event.is_set():
+                return None
+            now_unix = int(self.clock())
+            with _sql_function_errors():
+                leading, fires, soonest = self.db._write(
+                    lambda o: o.lead_step(lock_name, owner, ttl, now_unix)
+                )
+            if not leading:
+                raise _Lost
+            for fire_at, job_id, name, queue in fires:
+                log.debug("fired %r at %s into %r (job %s)", name, fire_at, queue, job_id)
+            if soonest == 0:
+                log.info("scheduler %r: no enabled schedules left; stopping", lock_name)
+                return None
+            return Wait(max(MIN_SLEEP_S, soonest - self.clock()))
+
         try:
-            while True:
-                if lost.is_set():
-                    raise _Lost
-                if stop_event is not None and stop_event.is_set():
-                    return
-                now_unix = int(self.clock())
-                with _sql_function_errors():
-                    leading, fires, soonest = self.db._write(
-                        _lead_step, self.lock_name, lock.owner, lock.ttl, now_unix
-                    )
-                if not leading:
-                    raise _Lost
-                for fire_at, job_id, name, queue in fires:
-                    log.debug("fired %r at %s into %r (job %s)", name, fire_at, queue, job_id)
-                if soonest == 0:
-                    log.info("scheduler %r: no enabled schedules left; stopping", self.lock_name)
-                    return
-                await _wait_any(updates, max(MIN_SLEEP_S, soonest - self.clock()), stop_event, lost)
+            await until(updates, step, stop_event, lost)
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -386,26 +379,6 @@ class Scheduler:
                 return
 
 
-def _lead_step(
-    conn: sqlite3.Connection, lock_name: str, owner: str, ttl: int, now_unix: int
-) -> tuple[bool, list[Fire], int]:
-    """One leader iteration in one write transaction: check and renew the lock,
-    tick, and read the soonest next fire.
-
-    Checking ownership in the tick's own transaction means a leader whose lock
-    was taken over can never tick again, not even once. The renewal is
-    skipped when it would not move ``expires_at`` (same second): a write would
-    be a commit, the commit would wake this very loop, and it would spin.
-    """
-    row = conn.execute(_LOCK_ROW, (lock_name,)).fetchone()
-    if row is None or row[0] != owner:
-        return False, [], 0
-    if row[1] != row[2] + ttl:
-        lock_ops.renew(conn, lock_name, owner, ttl)
-    fires = ops.tick(conn, now_unix)
-    return True, fires, ops.soonest(conn)
-
-
 def _cron_expr(schedule: Any) -> str:
     """The expression of a ``CronSchedule``-like object, or a named error."""
     expr = getattr(schedule, "expr", None)
@@ -422,18 +395,3 @@ def _release(lock: _Lock) -> None:
         lock.__exit__(None, None, None)
     except HonkerError as exc:  # e.g. the database was closed under us
         log.warning("could not release lock %r: %s", lock.name, exc)
-
-
-async def _wait_any(updates: UpdateEvents, timeout: float, *events: asyncio.Event | None) -> None:
-    """Wait for a commit tick, ``timeout`` seconds, or any of ``events``."""
-    waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(updates.wait(timeout))]
-    waiters += [asyncio.ensure_future(e.wait()) for e in events if e is not None]
-    try:
-        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)
-    for w in done:
-        if not w.cancelled() and w.exception() is not None:
-            raise w.exception()  # type: ignore[misc]  # e.g. the watcher died

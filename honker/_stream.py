@@ -15,21 +15,18 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import _txjoin
-from ._database import _json_payload
-from ._engine import streams as ops
 from ._errors import ParameterError
-from ._marshal import NOT_DECODED, StrictPayload, int_arg
+from ._marshal import NOT_DECODED, StrictPayload, int_arg, json_payload
+from ._waiting import Wait, until
+from .backends.base import EVENT_COLUMNS, EventRow
 
 if TYPE_CHECKING:
     from ._database import Database
-    from ._watcher import UpdateEvents
+    from .backends.base import Changes
 
 READ_BATCH = 1000
 # Fixed, not configurable, as in honker: a missed tick costs at most this.
 FALLBACK_WAIT_S = 15.0
-
-# (created_at, key, offset, payload, topic): the column order of read_since.
-EventRow = tuple[int, str | None, int, str, str]
 
 
 class Stream:
@@ -68,8 +65,8 @@ class Stream:
         """
         if key is not None and not isinstance(key, str):
             raise ParameterError(f"key must be a str or None, got {type(key).__name__}")
-        text = _json_payload(payload)
-        _txjoin.run(self.db, tx, ops.publish, "honker_stream_publish", self.name, key, text)
+        args = (self.name, key, json_payload(payload))
+        _txjoin.run(self.db, tx, lambda o: o.publish(*args), "honker_stream_publish", args)
 
     def save_offset(self, consumer: str, offset: int) -> None:
         """Record that ``consumer`` has handled everything up to ``offset``.
@@ -77,11 +74,13 @@ class Stream:
         Semantics: monotonic; an offset lower than or equal to the saved one
         is ignored, so a consumer cannot be rewound this way.
         """
-        self.db._write(ops.save_offset, consumer, self.name, int_arg("offset", offset))
+        topic, at = self.name, int_arg("offset", offset)
+        self.db._write(lambda o: o.save_offset(consumer, topic, at))
 
     def get_offset(self, consumer: str) -> int:
         """The offset ``consumer`` last saved on this stream, or 0."""
-        return self.db._write(ops.get_offset, consumer, self.name)
+        topic = self.name
+        return self.db._write(lambda o: o.get_offset(consumer, topic))
 
     def subscribe(
         self,
@@ -120,12 +119,13 @@ class Stream:
         return StreamIterator(self, consumer, start, save_every_n, save_every_s)
 
     def _read_rows(self, offset: int, limit: int) -> list[EventRow]:
-        return self.db._write(ops.read_since, self.name, offset, limit)
+        topic = self.name
+        return self.db._write(lambda o: o.read_since(topic, offset, limit))
 
     def _read_since(self, offset: int, limit: int = READ_BATCH) -> list[dict[str, Any]]:
         """Up to ``limit`` events after ``offset`` as dicts (one write transaction)."""
         return [
-            dict(zip(ops.EVENT_COLUMNS, r, strict=True))
+            dict(zip(EVENT_COLUMNS, r, strict=True))
             for r in self._read_rows(int_arg("offset", offset), int_arg("limit", limit))
         ]
 
@@ -160,25 +160,28 @@ class StreamIterator:
         self._clock = clock
         self._last_save = clock()
         # Subscribe before the first read, so a commit in between is not lost.
-        self._updates: UpdateEvents = stream.db.update_events()
+        self._updates: Changes = stream.db.update_events()
 
     def __aiter__(self) -> StreamIterator:
         return self
 
     async def __anext__(self) -> Event:
         buffer = self._buffer
-        while not buffer:
-            rows = self.stream._read_rows(self._offset, READ_BATCH)
-            if rows:
-                buffer.extend(rows)
-                break
-            await self._updates.wait(FALLBACK_WAIT_S)
+        if not buffer:
+            await until(self._updates, self._refill)
         if self.consumer:
             self._maybe_save()
         event = Event(buffer.popleft())
         self._offset = self._pending = event.offset
         self._since_save += 1
         return event
+
+    def _refill(self) -> bool | Wait:
+        rows = self.stream._read_rows(self._offset, READ_BATCH)
+        if rows:
+            self._buffer.extend(rows)
+            return True
+        return Wait(FALLBACK_WAIT_S)
 
     def _maybe_save(self) -> None:
         # Runs just before yielding, never while idle: the events yielded since

@@ -25,7 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ConfigError, HonkerError
+from ._errors import (
+    DuplicateTaskError,
+    ResultInLoopError,
+    TargetAttributeError,
+    TargetError,
+    TaskUsageError,
+)
 
 if TYPE_CHECKING:
     from ._database import Database
@@ -34,31 +40,6 @@ if TYPE_CHECKING:
 _ENVELOPE = "__honker_task__"
 _DEFAULT_RESULT_TTL_S = 3600
 DEFAULT_RETRY_DELAY_S = 60
-
-
-class DuplicateTaskError(ConfigError):
-    """Two different functions were registered under one task name. Give one
-    of them an explicit ``name=``, or stop importing the module twice (for
-    example as a script and as a module, or through ``importlib.reload``)."""
-
-
-class TargetError(ConfigError):
-    """A worker target is not of the form ``"module.path:variable"``; name the
-    module and the attribute holding your ``honker.Database``."""
-
-
-class TargetAttributeError(HonkerError, AttributeError):
-    """The target module imported but has no such attribute (or it is None);
-    check the name after the ``:``."""
-
-
-class TaskUsageError(HonkerError, TypeError):
-    """A task decorator was used without calling it: write ``@q.task()``."""
-
-
-class ResultInLoopError(HonkerError, RuntimeError):
-    """``TaskResult.get()`` was called inside a running event loop; use
-    ``await result.aget()`` there."""
 
 
 @dataclass

@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ._errors import HonkerError
+from ._errors import NoTasksRegisteredError
 from ._marshal import DURATION_MAX
 from ._tasks import _ENVELOPE, Retryable, TaskRegistry, TaskSpec, registry
 
@@ -43,11 +43,6 @@ NO_TASKS = (
     "run_workers() called with no tasks registered. Import the module that defines "
     "your @q.task() functions before calling run_workers()."
 )
-
-
-class NoTasksRegisteredError(HonkerError, RuntimeError):
-    """``run_workers()`` found no queue to serve. Import the module that
-    defines your ``@q.task()`` functions first, or pass ``queue=``."""
 
 
 def _compute_delay(retry_delay: float, backoff: float, attempts: int) -> int:

@@ -32,7 +32,7 @@ def _kept_on_purpose() -> set[str]:
     ``-shm`` descriptors, never closed while the file has a name (closing one
     would drop SQLite's POSIX locks; engine.md §8.4)."""
     try:
-        from honker import _shmfd
+        from honker.backends.sqlite.watch import shmfd as _shmfd
     except ImportError:
         return set()
     held = getattr(_shmfd, "held", dict)().values()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import honker
-from honker._sql import Q
+from honker.backends.sqlite.sql import Q
 
 # (name, declared type, NOT NULL, default as SQLite reports it, pk position)
 TABLES: dict[str, list[tuple[str, str, int, str | None, int]]] = {

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 import honker
-from honker._sql import Q
+from honker.backends.sqlite.sql import Q
 
 HOT_PATH = [
     "enqueue",
@@ -136,7 +136,7 @@ def vm_per_cycle(tmp_path) -> Iterator:  # type: ignore[type-arg]
         q = db.queue("q")
         _fill(path, depth + 60 * batch)
         q.claim_batch("warm", batch)  # the first claim in a connection runs a full pass
-        counter = _VmCounter(db._writer)  # type: ignore[arg-type]
+        counter = _VmCounter(db._backend._writer)  # type: ignore[arg-type]
         cycles = 50
         with counter:
             for _ in range(cycles):

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import honker
-from honker._cron import next_after
 from honker._errors import HonkerError, ScheduleError
-from honker._schedule import CronSchedule, crontab, every_s
+from honker.cron.expr import next_after
+from honker.cron.schedule import CronSchedule, crontab, every_s
 
 
 def test_cron_schedule_validates_with_the_parsers_message():

@@ -15,7 +15,6 @@ import pytest
 from helpers import async_wait_until, within
 
 import honker
-import honker._scheduler as scheduler_module
 from honker._errors import ConfigError, SQLFunctionError
 from honker._scheduler import NO_TASKS, NoScheduledTasksError, Scheduler
 
@@ -363,19 +362,21 @@ async def test_leadership_lost_sets_stop_event_and_leaves_the_thief_alone(db):
 
 
 async def test_heartbeat_alone_detects_a_lost_lock(db, monkeypatch):
-    real_step = scheduler_module._lead_step
+    from honker.backends.sqlite.ops import SQLiteOps
 
-    def step_without_check(conn, lock_name, owner, ttl, now_unix):
+    real_step = SQLiteOps.lead_step
+
+    def step_without_check(ops, lock_name, owner, ttl, now_unix):
         # Whoever holds the lock, tick as its owner: only the heartbeat can notice.
-        (holder,) = conn.execute("SELECT owner FROM _honker_locks").fetchone()
-        return real_step(conn, lock_name, holder, ttl, now_unix)
+        (holder,) = ops.conn.execute("SELECT owner FROM _honker_locks").fetchone()
+        return real_step(ops, lock_name, holder, ttl, now_unix)
 
     s = Scheduler(db)
     s.heartbeat_interval = 0.05
     s.add(name="n", queue="q", schedule=honker.every_s(3600))
     with db.transaction() as tx:  # the thief holds the lock; we take it over by expiry
         tx.execute("INSERT INTO _honker_locks VALUES (?, 'thief', unixepoch() - 1)", [LOCK])
-    monkeypatch.setattr(scheduler_module, "_lead_step", step_without_check)
+    monkeypatch.setattr(SQLiteOps, "lead_step", step_without_check)
     stop = asyncio.Event()
     task = asyncio.create_task(s.run(stop))
     await async_wait_until(lambda: _lock_owner(db) not in (None, "thief"))

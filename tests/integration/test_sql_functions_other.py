@@ -292,7 +292,7 @@ def test_tick_skips_paused_tasks_and_fails_on_a_corrupt_schedule(db: honker.Data
 
 
 def test_cron_next_after(db: honker.Database) -> None:
-    pytest.importorskip("honker._cron")
+    pytest.importorskip("honker.cron.expr")
     assert call(db, "honker_cron_next_after('@every 10s', 100)") == 110
     assert call(db, "honker_cron_next_after('@every 2m', 0)") == 120
     assert call(db, "honker_cron_next_after('* * * * * *', 100)") == 101, "strictly after"

@@ -6,7 +6,7 @@ its start only after a checkpoint got through all of it. With readers always
 overlapping the writes that never happens: before the fix in
 ``FileGuard.bound_wal`` the file grew by ~100 MB a second here with two
 processes reading in a loop. The writer now empties an oversized -wal with
-TRUNCATE checkpoints (see ``honker._fileguard.WAL_TRUNCATE_PAGES``).
+TRUNCATE checkpoints (see ``honker.backends.sqlite.fileguard.WAL_TRUNCATE_PAGES``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from helpers import spawn_child, within
 from rel_support import integrity
 
 import honker
-from honker import _database, _fileguard
+from honker.backends.sqlite import connection as _database
+from honker.backends.sqlite import fileguard as _fileguard
 
 READER = """
 import sys
@@ -37,7 +38,7 @@ PAYLOAD = "x" * 3000
 
 
 def _limit(db: honker.Database) -> int:
-    return db._guard.wal_limit
+    return db._backend._guard.wal_limit
 
 
 def _wal_size(path: str) -> int:
@@ -170,7 +171,7 @@ async def test_pool_readers_listeners_and_subscribers_hold_no_snapshot(
 def test_truncate_threshold_follows_the_page_size(db: honker.Database) -> None:
     (row,) = db.query("PRAGMA page_size")
     page = next(iter(row.values()))
-    assert db._guard.wal_limit == _fileguard.WAL_TRUNCATE_PAGES * (
+    assert db._backend._guard.wal_limit == _fileguard.WAL_TRUNCATE_PAGES * (
         page + _fileguard.WAL_FRAME_HEADER
     )
     assert _fileguard.WAL_TRUNCATE_PAGES > _database.WAL_AUTOCHECKPOINT_PAGES

@@ -1,7 +1,7 @@
 """Schedule grammar and next-fire computation (engine.md §6, python-api.md §15.1).
 
 The table tests pin honker's exact messages and the [verified] examples; the
-property tests compare :func:`honker._cron.next_after` with a brute-force walk
+property tests compare :func:`honker.cron.expr.next_after` with a brute-force walk
 over the local wall clock that converts through :mod:`zoneinfo`, so the two
 sides share neither the search nor the local-time conversion.
 """
@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from honker._cron import (
+from honker._errors import ScheduleError
+from honker.cron.expr import (
     CalendarSchedule,
     IntervalSchedule,
     _local_to_unix,
@@ -30,7 +31,6 @@ from honker._cron import (
     next_after,
     parse,
 )
-from honker._errors import ScheduleError
 
 ZONES = ("UTC", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe")
 

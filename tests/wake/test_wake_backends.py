@@ -15,7 +15,9 @@ import pytest
 from helpers import within
 
 import honker
-from honker import _detectors, _inotify, _shmfd
+from honker.backends.sqlite.watch import detectors as _detectors
+from honker.backends.sqlite.watch import inotify as _inotify
+from honker.backends.sqlite.watch import shmfd as _shmfd
 
 UNKNOWN = "unknown watcher backend {}; valid: None, 'polling', 'kernel', 'shm'"
 PROBE_FAILED = "watcher_backend probe failed: "
@@ -43,7 +45,7 @@ async def test_each_accepted_name_runs_its_backend(
 ) -> None:
     db = open_db(db_path, watcher_backend=name)
     updates = db.update_events()
-    assert db._watcher is not None and db._watcher.backend == expected
+    assert db._backend._watcher is not None and db._backend._watcher.backend == expected
     _commit(db)
     assert await within(updates.wait(None), 5)
 
@@ -216,6 +218,6 @@ async def test_the_default_falls_back_to_polling_without_inotify(
     """Only an explicit request refuses; the default picks what works."""
     db = open_db(db_path)
     updates = db.update_events()
-    assert db._watcher is not None and db._watcher.backend == "polling"
+    assert db._backend._watcher is not None and db._backend._watcher.backend == "polling"
     _commit(db)
     assert await within(updates.wait(None), 5)

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 import honker
-from honker import _shmfd
+from honker.backends.sqlite.watch import shmfd as _shmfd
 
 CYCLES = 30
 THREADS, THREAD_CYCLES = 4, 8

@@ -1,4 +1,4 @@
-"""The kernel (inotify) backend's promise (engine.md §8.5, honker._detectors):
+"""The kernel (inotify) backend's promise (engine.md §8.5, honker.backends.sqlite.watch.detectors):
 a kernel event only triggers a confirmation (the ``-shm`` change counter in
 WAL mode, else ``data_version``), and a safety
 check every 100 ms means that an event arriving before its commit is visible
@@ -17,7 +17,7 @@ import pytest
 from helpers import within
 
 import honker
-from honker import _detectors
+from honker.backends.sqlite.watch import detectors as _detectors
 
 SLOW_PUBLISH_S = 0.05  # > CONFIRM_FOR_S: the confirmation gives up before the commit shows
 

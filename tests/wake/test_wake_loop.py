@@ -1,4 +1,5 @@
-"""The kernel backend's per-loop fast path (honker._watcher, honker._detectors.LoopWaker).
+"""The kernel backend's per-loop fast path (honker/backends/sqlite/watch/: watcher.py,
+detectors.LoopWaker).
 
 A coroutine waiting on a subscription is woken by its own event loop: the
 hub gives each loop a :class:`LoopWaker` (its own inotify instance, in the
@@ -40,8 +41,8 @@ import pytest
 from helpers import async_wait_until, spawn_child, wait_until, within
 
 import honker
-from honker._detectors import LoopWaker
-from honker._watcher import UpdateEvents, UpdateWatcher
+from honker.backends.sqlite.watch.detectors import LoopWaker
+from honker.backends.sqlite.watch.watcher import UpdateEvents, UpdateWatcher
 
 KERNEL = "kernel"
 ROUNDS = 20
@@ -91,7 +92,7 @@ def _pause() -> float:
 
 
 def _hub(db: honker.Database) -> UpdateWatcher:
-    hub = db._watcher
+    hub = db._backend._watcher
     assert hub is not None, "update_events() starts the watcher"
     return hub
 

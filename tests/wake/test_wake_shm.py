@@ -18,7 +18,7 @@ from helpers import spawn_child, wait_until, within
 from wakelib import CHURNER, NOTIFY_PRODUCER, inode
 
 import honker
-from honker import _shmfd
+from honker.backends.sqlite.watch import shmfd as _shmfd
 
 WAKE_S = 5.0
 PER_ROUND = 300

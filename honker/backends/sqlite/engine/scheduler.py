@@ -10,27 +10,14 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from .._sql import Q
+from ..sql import Q
 from . import queue as _queue
 
 MAX_CATCHUP_FIRES = 64  # SCHEDULER_MAX_CATCHUP_FIRES
 
-# Column order of scheduler_list: alphabetical, as honker's JSON keys.
-LIST_COLUMNS = (
-    "cron_expr",
-    "enabled",
-    "expires_s",
-    "max_attempts",
-    "name",
-    "next_fire_at",
-    "payload",
-    "priority",
-    "queue",
-)
-
 
 def _next_after(expr: str, from_unix: int) -> int:
-    from .._cron import next_after  # imported late: the cron module is large
+    from ....cron.expr import next_after  # imported late: the cron module is large
 
     return next_after(expr, from_unix)
 
@@ -86,7 +73,8 @@ def soonest(conn: sqlite3.Connection) -> int:
 
 
 def list_tasks(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
-    """``honker_scheduler_list``: rows in ``LIST_COLUMNS`` order, by name."""
+    """``honker_scheduler_list``: rows by name, columns in ``SCHEDULE_COLUMNS``
+    order (honker/backends/base.py)."""
     return conn.execute(Q["scheduler_list"]).fetchall()
 
 

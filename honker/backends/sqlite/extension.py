@@ -38,7 +38,7 @@ def extension_info() -> tuple[str, str]:
         if os.path.isfile(env):
             return env, EXTENSION_ENTRYPOINT
         raise FileNotFoundError(f"HONKER_EXTENSION_PATH does not exist: {env}")
-    pkg = Path(__file__).resolve().parent
+    pkg = Path(__file__).resolve().parents[2]  # the honker package, as in honker
     name = _lib_name()
     candidates = [pkg / "_lib" / name] + [p / "target" / "release" / name for p in pkg.parents]
     for c in candidates:
@@ -88,8 +88,8 @@ def load_extension(conn: Any) -> None:
         path, entrypoint = extension_info()
         _load_native(conn, path, entrypoint)
         return
-    from . import _functions
-    from ._engine import schema
+    from . import functions as _functions
+    from .engine import schema
 
     schema.install_notifications(conn)
     _functions.register(conn)

@@ -1,7 +1,7 @@
 """Schedule values: ``CronSchedule``, ``crontab()`` and ``every_s()`` (python-api.md §15.1).
 
 A schedule is only an expression string checked by the grammar in
-:mod:`honker._cron`; the scheduler stores ``schedule.expr`` in
+:mod:`honker.cron.expr`; the scheduler stores ``schedule.expr`` in
 ``_honker_scheduler_tasks`` and every later computation re-parses it there.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ._cron import next_after as _next_after
-from ._errors import ParameterError, ScheduleError
+from .._errors import ParameterError, ScheduleError
+from .expr import next_after as _next_after
 
 EVERY_REJECTED = "use every_s(...) for interval schedules"
 EVERY_S_NOT_POSITIVE = "every_s(seconds) requires a positive integer"

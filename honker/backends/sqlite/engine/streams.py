@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from .._sql import Q
-
-# Column order of stream_read_since: alphabetical, as honker's JSON keys.
-EVENT_COLUMNS = ("created_at", "key", "offset", "payload", "topic")
+from ...base import EventRow
+from ..sql import Q
 
 
 def publish(conn: sqlite3.Connection, topic: str, key: str | None, payload: str) -> int:
@@ -18,9 +16,7 @@ def publish(conn: sqlite3.Connection, topic: str, key: str | None, payload: str)
     return conn.execute(Q["stream_publish"], (topic, key, payload)).lastrowid  # type: ignore[return-value]
 
 
-def read_since(
-    conn: sqlite3.Connection, topic: str, offset: int, limit: int
-) -> list[tuple[int, str | None, int, str, str]]:
+def read_since(conn: sqlite3.Connection, topic: str, offset: int, limit: int) -> list[EventRow]:
     """``honker_stream_read_since``: events after ``offset``; negative limit = all."""
     return conn.execute(Q["stream_read_since"], (topic, offset, limit)).fetchall()
 

@@ -21,7 +21,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._engine import locks, pubsub, queue, ratelimit, results, scheduler, schema, streams
+from ..base import EVENT_COLUMNS, JOB_COLUMNS, SCHEDULE_COLUMNS
+from .engine import locks, pubsub, queue, ratelimit, results, scheduler, schema, streams
 
 UDF_FAILED = "user-defined function raised exception"
 
@@ -82,19 +83,19 @@ _FIRE_COLUMNS = ("fire_at", "job_id", "name", "queue")
 
 def _get_job(conn: sqlite3.Connection, job_id: int) -> str:
     row = queue.get_job(conn, job_id)
-    return "" if row is None else dumps(dict(zip(queue.JOB_COLUMNS, row, strict=True)))
+    return "" if row is None else dumps(dict(zip(JOB_COLUMNS, row, strict=True)))
 
 
 def _scheduler_list(conn: sqlite3.Connection) -> str:
     rows = [
-        {**dict(zip(scheduler.LIST_COLUMNS, row, strict=True)), "enabled": bool(row[1])}
+        {**dict(zip(SCHEDULE_COLUMNS, row, strict=True)), "enabled": bool(row[1])}
         for row in scheduler.list_tasks(conn)
     ]
     return dumps(rows)
 
 
 def _cron_next_after(expr: str, from_unix: int) -> int:
-    from ._cron import next_after
+    from ...cron.expr import next_after
 
     return next_after(expr, from_unix)
 
@@ -141,7 +142,7 @@ def register(conn: sqlite3.Connection, marks: queue.Watermarks | None = None) ->
         (
             "honker_stream_read_since",
             "tii",
-            lambda *a: _json_rows(streams.EVENT_COLUMNS, streams.read_since(c, *a)),
+            lambda *a: _json_rows(EVENT_COLUMNS, streams.read_since(c, *a)),
         ),
         ("honker_stream_save_offset", "tti", lambda *a: streams.save_offset(c, *a)),
         ("honker_stream_get_offset", "tt", lambda *a: streams.get_offset(c, *a)),

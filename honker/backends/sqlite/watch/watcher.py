@@ -28,11 +28,11 @@ import time
 import weakref
 from typing import TYPE_CHECKING
 
-from ._detectors import LoopWaker, _DataVersion, _ShmCounter, commit_counter, make_detector
-from ._errors import ConfigError, WatcherDiedError
+from ...._errors import ConfigError, WatcherDiedError
+from .detectors import LoopWaker, _DataVersion, _ShmCounter, commit_counter, make_detector
 
 if TYPE_CHECKING:
-    from ._detectors import Detector
+    from .detectors import Detector
 
 log = logging.getLogger("honker.watcher")
 

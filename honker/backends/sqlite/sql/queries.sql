@@ -356,3 +356,17 @@ UPDATE _honker_scheduler_tasks SET next_fire_at = ?2 WHERE name = ?1;
 
 -- name: now
 SELECT unixepoch();
+
+-- name: lock_expires_at
+SELECT expires_at FROM _honker_locks WHERE name = ?1;
+
+-- name: lock_row_now
+-- The lock row and SQLite's clock in one read, so the scheduler leader can
+-- skip a renewal that would not move expires_at (ops.py, lead_step).
+SELECT owner, expires_at, unixepoch() FROM _honker_locks WHERE name = ?1;
+
+-- name: scheduler_count
+SELECT COUNT(*) FROM _honker_scheduler_tasks;
+
+-- name: column_exists
+SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2;

@@ -12,14 +12,13 @@ import sqlite3
 import time
 from typing import Any
 
-from .._sql import Q
+from ...base import ClaimRow
+from ..sql import Q
 
 # A dead-letter row as returned by the DELETE ... RETURNING statements:
 # (id, queue, payload, priority, run_at, max_attempts, attempts, created_at)
 DeadRow = tuple[Any, ...]
 
-# (id, queue, payload, worker_id, attempts, claim_expires_at)
-ClaimRow = tuple[int, str, str, str, int, int]
 
 MAX_ATTEMPTS_EXCEEDED = "max attempts exceeded"
 EXPIRED = "expired"
@@ -268,30 +267,12 @@ def cancel(conn: sqlite3.Connection, job_id: int) -> int:
     return conn.execute(Q["cancel"], (job_id,)).rowcount
 
 
-# Column order of the get_job statement: alphabetical, which is also the key
-# order of honker's JSON object.
-JOB_COLUMNS = (
-    "attempts",
-    "claim_expires_at",
-    "created_at",
-    "expires_at",
-    "id",
-    "max_attempts",
-    "payload",
-    "priority",
-    "queue",
-    "run_at",
-    "state",
-    "worker_id",
-)
-
-
 # The SQL type honker reads each JOB_COLUMNS value as (i64 or String).
 _JOB_TYPES = (int, int, int, int, int, int, str, int, str, int, str, str)
 
 
 def get_job(conn: sqlite3.Connection, job_id: int) -> tuple[Any, ...] | None:
-    """``honker_get_job``: the live row in ``JOB_COLUMNS`` order, or None.
+    """``honker_get_job``: the live row in ``JOB_COLUMNS`` order (honker/backends/base.py), or None.
 
     A row holding a value honker cannot read as its column's type (a REAL
     from a delay or timeout past 2^63 s, or a hand edit) is a miss there too.

@@ -11,9 +11,9 @@ Semantics:
 
 Example::
 
-    conn = open_readonly("app.db")
-    for row in queue_counts(conn):
-        print(row["queue"], row["pending"])
+    with Inspector("app.db") as inspector:
+        for row in inspector.queue_counts():
+            print(row["queue"], row["pending"])
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import sqlite3
 import urllib.parse
 from typing import Any
 
+from ..._errors import InspectError
+
 HONKER_TABLES = (
     "_honker_live",
     "_honker_dead",
@@ -30,11 +32,6 @@ HONKER_TABLES = (
     "_honker_stream_consumers",
     "_honker_scheduler_tasks",
 )
-
-
-class InspectError(Exception):
-    """The file can't be inspected; the message says why (missing, not a
-    database, not a honker database)."""
 
 
 def open_readonly(path: str) -> sqlite3.Connection:
@@ -189,3 +186,33 @@ def schedules(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     for r in rows:
         r["enabled"] = bool(r["enabled"])
     return rows
+
+
+class Inspector:
+    """The read-only view the CLI uses (``honker/backends/__init__.py``,
+    ``open_inspector``): each method is one of the functions above on a
+    connection opened by :func:`open_readonly`."""
+
+    def __init__(self, path: str) -> None:
+        self._conn = open_readonly(path)
+
+    def __enter__(self) -> Inspector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def queue_counts(self) -> list[dict[str, Any]]:
+        return queue_counts(self._conn)
+
+    def dead_letters(self, queue: str, limit: int) -> list[dict[str, Any]]:
+        return dead_letters(self._conn, queue, limit)
+
+    def stream_lags(self) -> list[dict[str, Any]]:
+        return stream_lags(self._conn)
+
+    def schedules(self) -> list[dict[str, Any]]:
+        return schedules(self._conn)
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,6 +1,7 @@
 """All of honker's SQL, loaded by name from the ``.sql`` files beside this module.
 
-``SCHEMA[name]`` is a list of DDL statements; ``Q[name]`` is one statement.
+``SCHEMA[name]`` is a list of DDL statements; ``Q[name]`` is one statement;
+``MIGRATIONS`` are the numbered files of ``migrations/``, in order.
 Keeping the text in ``.sql`` files keeps every statement in one place and lets
 the tests check query plans statement by statement.
 """
@@ -8,6 +9,7 @@ the tests check query plans statement by statement.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from importlib import resources
 
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
@@ -38,4 +40,44 @@ def _statements(body: str) -> list[str]:
 SCHEMA: dict[str, list[str]] = {k: _statements(v) for k, v in _sections("schema.sql").items()}
 Q: dict[str, str] = {k: _strip_comments(v).rstrip(";") for k, v in _sections("queries.sql").items()}
 
-__all__ = ["Q", "SCHEMA"]
+_ADDS_COLUMN = re.compile(r"^-- adds-column: (\w+)\.(\w+)\s*$", re.MULTILINE)
+_MIGRATION_FILE = re.compile(r"^(\d{3})_(\w+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    """``migrations/NNN_name.sql``: DDL applied when ``table.column`` is missing."""
+
+    number: int
+    name: str
+    table: str
+    column: str
+    statements: tuple[str, ...]
+
+
+def _migrations() -> list[Migration]:
+    folder = resources.files(__package__).joinpath("migrations")
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_FILE.match(entry.name)
+        if match is None:
+            continue
+        text = entry.read_text("utf-8")
+        adds = _ADDS_COLUMN.search(text)
+        if adds is None:
+            raise RuntimeError(f"migration {entry.name} has no '-- adds-column: table.column' line")
+        found.append(
+            Migration(
+                int(match.group(1)),
+                match.group(2),
+                adds.group(1),
+                adds.group(2),
+                tuple(_statements(text)),
+            )
+        )
+    return sorted(found, key=lambda m: m.number)
+
+
+MIGRATIONS: list[Migration] = _migrations()
+
+__all__ = ["MIGRATIONS", "Q", "SCHEMA", "Migration"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from .._sql import Q
+from ..sql import Q
 
 
 def save(conn: sqlite3.Connection, job_id: int, value: str, ttl_s: int) -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from .._sql import Q
+from ...._errors import SQLFunctionError
+from ..sql import Q
 
 
 def acquire(conn: sqlite3.Connection, name: str, owner: str, ttl: int) -> int:
@@ -26,6 +27,6 @@ def release(conn: sqlite3.Connection, name: str, owner: str) -> int:
 
 def renew(conn: sqlite3.Connection, name: str, owner: str, ttl_s: int) -> int:
     """``honker_lock_renew``: extend to now + ttl_s; does not check expiry."""
-    if ttl_s <= 0:
-        raise ValueError("ttl_s must be positive")
+    if ttl_s <= 0:  # the one check, for the API and the SQL function
+        raise SQLFunctionError("ttl_s must be positive")
     return conn.execute(Q["lock_renew"], (name, owner, ttl_s)).rowcount

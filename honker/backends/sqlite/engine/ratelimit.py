@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from .._sql import Q
+from ...._errors import ConfigError
+from ..sql import Q
 
 
 def try_acquire(conn: sqlite3.Connection, name: str, limit: int, per: int) -> int:
@@ -12,8 +13,8 @@ def try_acquire(conn: sqlite3.Connection, name: str, limit: int, per: int) -> in
 
     The window is ``(now // per) * per``; a rejected call is not counted.
     """
-    if limit <= 0 or per <= 0:
-        raise ValueError("limit and per must be positive")
+    if limit <= 0 or per <= 0:  # the one check, for the API and the SQL function
+        raise ConfigError("limit and per must be positive")
     return conn.execute(Q["rate_limit_try"], (name, per, limit)).rowcount
 
 

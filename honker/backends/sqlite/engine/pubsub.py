@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from .._sql import Q
+from ..sql import Q
 
 I64_MAX = 2**63 - 1
 

@@ -38,8 +38,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from . import _inotify, _shmfd
-from ._errors import DatabaseError
+from ...._errors import DatabaseError, ProbeError
+from . import inotify as _inotify
+from . import shmfd as _shmfd
 
 log = logging.getLogger("honker.watcher")
 
@@ -58,10 +59,6 @@ CONFIRM_FOR_S = 0.02
 AFTER_WAKE_PAUSE_S = 0.001
 WAL_INDEX_VERSION = 3007000
 _SHM_HEADER = struct.Struct("=III")  # iVersion, unused, iChange (native endianness)
-
-
-class ProbeError(DatabaseError):
-    """The requested watcher backend cannot work for this database here."""
 
 
 def _probe_failed(reason: str) -> ProbeError:

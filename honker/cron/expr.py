@@ -25,7 +25,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from ._errors import ScheduleError
+from .._errors import ScheduleError
 
 __all__ = [
     "CalendarSchedule",

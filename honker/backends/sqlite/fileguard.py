@@ -16,11 +16,11 @@ import os
 import sqlite3
 import time
 
-from ._errors import DatabaseReplacedError
+from ..._errors import DatabaseReplacedError
 
 log = logging.getLogger("honker.database")
 
-# Keeping the -wal file bounded (README.md, Guarantees, "WAL checkpoints").
+# Keeping the -wal file bounded (docs/guarantees.md, "WAL checkpoints").
 # SQLite's automatic checkpoint (wal_autocheckpoint, PASSIVE) copies only the
 # frames no reader still needs, and the -wal is rewritten from its start only
 # once a checkpoint got through all of it: with readers and writers always

@@ -1,0 +1,233 @@
+"""The storage boundary: what the API layer asks of a storage engine.
+
+The API layer (queues, results, streams, notify, scheduler, locks, rate
+limits, outbox, tasks, worker, CLI) imports this module and nothing of a
+storage engine. A backend (``honker/backends/sqlite/`` today) implements:
+
+- :class:`Backend`: transactions, the reader side, the change feed and the
+  lifecycle of one open database;
+- :class:`Ops`: every operation the API needs, run inside one open
+  transaction (River's executor). ``backend.write(fn)`` runs ``fn(ops)`` in a
+  write transaction of its own; ``backend.run_in(tx, fn)`` runs it inside a
+  user's ``with db.transaction() as tx`` (helpers called with ``tx=``);
+- :class:`Changes`: "something committed" ticks, from any process.
+
+Values crossing the boundary are plain Python: ints (unix seconds from the
+backend's own clock, ids), ``str`` JSON text, tuples and dicts. Arguments are
+already validated by the API layer (``honker/_marshal.py``): a backend never
+sees a duration whose sum with now leaves 64 bits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+# (id, queue, payload, worker_id, attempts, claim_expires_at): a claimed job.
+ClaimRow = tuple[int, str, str, str, int, int]
+# (created_at, key, offset, payload, topic): a stream event, in this order.
+EventRow = tuple[int, str | None, int, str, str]
+EVENT_COLUMNS = ("created_at", "key", "offset", "payload", "topic")
+# (fire_at, job_id, name, queue): one schedule boundary fired by a tick.
+Fire = tuple[int, int, str, str]
+FIRE_KEYS = ("fire_at", "job_id", "name", "queue")
+# The columns of a live job row (``Queue.get_job``): alphabetical, which is
+# also the key order of honker's JSON object.
+JOB_COLUMNS = (
+    "attempts",
+    "claim_expires_at",
+    "created_at",
+    "expires_at",
+    "id",
+    "max_attempts",
+    "payload",
+    "priority",
+    "queue",
+    "run_at",
+    "state",
+    "worker_id",
+)
+# The keys of ``Scheduler.list()`` rows: alphabetical, as honker's JSON keys.
+SCHEDULE_COLUMNS = (
+    "cron_expr",
+    "enabled",
+    "expires_s",
+    "max_attempts",
+    "name",
+    "next_fire_at",
+    "payload",
+    "priority",
+    "queue",
+)
+
+
+class Changes(Protocol):
+    """A subscription to commits of the database, from any connection or process.
+
+    Semantics: a commit after the subscription was made wakes a waiter at
+    least once (ticks may coalesce); a tick can also come without a relevant
+    change, so waiters re-read. A dead feed (database closed, file replaced)
+    raises ``honker.WatcherDiedError`` from every wait.
+    """
+
+    async def wait(self, timeout: float | None) -> bool:
+        """Wait for the next commit (True) or ``timeout`` seconds (False; None: no limit)."""
+        ...
+
+    def wait_sync(self, timeout: float | None) -> bool:
+        """Block the calling thread until a commit (True) or ``timeout`` (False)."""
+        ...
+
+    def close(self) -> None:
+        """Unsubscribe. Idempotent."""
+        ...
+
+
+class Ops(Protocol):
+    """Every storage operation of the API, inside one open transaction.
+
+    Semantics: an operation never begins or commits; it sees and makes the
+    writes of the transaction it runs in. Time is the backend's clock (whole
+    unix seconds), the one every process compares against.
+    """
+
+    # -- queues ---------------------------------------------------------------
+    def queue_init(self) -> None: ...
+    def enqueue(
+        self,
+        queue: str,
+        payload: str,
+        run_at: int | None,
+        delay: int | None,
+        priority: int,
+        max_attempts: int,
+        expires: int | None,
+    ) -> int: ...
+    def claim_batch(self, queue: str, worker_id: str, n: int, timeout_s: int) -> list[ClaimRow]: ...
+    def claim_or_next(
+        self, queue: str, worker_id: str, timeout_s: int
+    ) -> tuple[list[ClaimRow], int]: ...
+    def next_claim_at(self, queue: str) -> int: ...
+    def ack(self, job_id: int, worker_id: str) -> int: ...
+    def ack_batch(self, job_ids: Sequence[int], worker_id: str) -> int: ...
+    def retry(self, job_id: int, worker_id: str, delay_s: int, error: str) -> int: ...
+    def fail(self, job_id: int, worker_id: str, error: str) -> int: ...
+    def heartbeat(self, job_id: int, worker_id: str, extend_s: int) -> int: ...
+    def cancel(self, job_id: int) -> int: ...
+    def get_job(self, job_id: int) -> tuple[Any, ...] | None: ...
+    def sweep_expired(self, queue: str) -> int: ...
+
+    # -- results --------------------------------------------------------------
+    def save_result(self, job_id: int, value: str, ttl_s: int) -> Any: ...
+    def get_result(self, job_id: int) -> str | None: ...
+    def sweep_results(self) -> int: ...
+
+    # -- notifications --------------------------------------------------------
+    def notify(self, channel: str, payload: str) -> int: ...
+    def notify_max_id(self, channel: str) -> int: ...
+    def notify_since(self, channel: str, after_id: int) -> list[tuple[int, str, str, int]]: ...
+    def prune_notifications(self, older_than_s: int | None, max_keep: int | None) -> int: ...
+
+    # -- streams --------------------------------------------------------------
+    def publish(self, topic: str, key: str | None, payload: str) -> int: ...
+    def read_since(self, topic: str, offset: int, limit: int) -> list[EventRow]: ...
+    def save_offset(self, consumer: str, topic: str, offset: int) -> int: ...
+    def get_offset(self, consumer: str, topic: str) -> int: ...
+
+    # -- locks and rate limits -------------------------------------------------
+    def lock_acquire(self, name: str, owner: str, ttl_s: int) -> int: ...
+    def lock_release(self, name: str, owner: str) -> int: ...
+    def lock_renew(self, name: str, owner: str, ttl_s: int) -> int: ...
+    def lock_expires_at(self, name: str) -> int | None: ...
+    def rate_limit_try(self, name: str, limit: int, per_s: int) -> int: ...
+    def rate_limit_sweep(self, older_than_s: int) -> int: ...
+
+    # -- scheduler ------------------------------------------------------------
+    def schedule_register(
+        self,
+        name: str,
+        queue: str,
+        cron_expr: str,
+        payload: str,
+        priority: int,
+        expires_s: int | None,
+        max_attempts: int,
+    ) -> Any: ...
+    def schedule_unregister(self, name: str) -> int: ...
+    def schedule_pause(self, name: str) -> int: ...
+    def schedule_resume(self, name: str) -> int: ...
+    def schedule_update(
+        self,
+        name: str,
+        cron_expr: str | None,
+        payload: str | None,
+        priority: int | None,
+        expires_s: int | None,
+        touch_expires: int,
+        max_attempts: int | None,
+        touch_max_attempts: int,
+    ) -> int: ...
+    def schedule_list(self) -> list[tuple[Any, ...]]: ...
+    def schedule_count(self) -> int: ...
+    def schedule_tick(self, now_unix: int) -> list[Fire]: ...
+    def lead_step(
+        self, lock_name: str, owner: str, ttl_s: int, now_unix: int
+    ) -> tuple[bool, list[Fire], int]: ...
+
+
+class Transaction(Protocol):
+    """A user's open write transaction (``with db.transaction() as tx``).
+
+    ``execute``/``query`` take SQL in the backend's own dialect.
+    """
+
+    def execute(self, sql: str, params: object = None) -> None: ...
+    def query(self, sql: str, params: object = None) -> list[dict[str, Any]]: ...
+    def notify(self, channel: str, payload: Any) -> int: ...
+
+
+class Backend(Protocol):
+    """One open database: its transactions, readers, change feed and lifecycle."""
+
+    path: str
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        """A user-facing write transaction: commits on success, rolls back on error."""
+        ...
+
+    def write(self, fn: Callable[[Ops], T]) -> T:
+        """``fn(ops)`` in a write transaction of its own; committed when it returns."""
+        ...
+
+    def read(self, fn: Callable[[Ops], T]) -> T:
+        """``fn(ops)`` on a reader: sees committed data only, takes no write lock,
+        holds no snapshot after it returns. ``fn`` must not write."""
+        ...
+
+    def owns(self, tx: Any) -> bool:
+        """Whether ``tx`` is a transaction of this backend's kind (else the
+        caller joins it through ``tx.query`` and the SQL functions)."""
+        ...
+
+    def run_in(self, tx: Any, fn: Callable[[Ops], T]) -> T:
+        """``fn(ops)`` inside the caller's open transaction ``tx`` (one it owns)."""
+        ...
+
+    def in_transaction(self) -> bool:
+        """Whether the calling thread holds this backend's write transaction."""
+        ...
+
+    def query(self, sql: str, params: object = None) -> list[dict[str, Any]]:
+        """One user statement on a reader; rows as dicts."""
+        ...
+
+    def changes(self) -> Changes:
+        """Subscribe to commits (see :class:`Changes`)."""
+        ...
+
+    def close(self) -> None:
+        """Close every connection and stop the change feed. Idempotent."""
+        ...

@@ -1,0 +1,285 @@
+"""The SQLite backend: connections, the writer slot, readers and the watcher.
+
+Connections: one writer behind a single slot (every write transaction is
+``BEGIN IMMEDIATE``, so a transaction never has to upgrade a read lock and
+fail with SQLITE_BUSY halfway), a lazily grown pool of readers, and the update
+watcher's private connection (``watch/``). honker's on-disk format
+(docs/spec/engine.md §2) is installed by ``engine/schema.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ... import _marshal
+from ..._errors import (
+    ConfigError,
+    DatabaseClosedError,
+    DatabaseError,
+    NestedTransactionError,
+    ParameterError,
+)
+from . import functions as _functions
+from .connection import BUSY_TIMEOUT_MS, MIN_SQLITE, SYNCHRONOUS, connect, rollback, rows
+from .engine import schema
+from .engine.queue import Watermarks
+from .errors import TRANSLATED, translate
+from .fileguard import FileGuard
+from .ops import SQLiteOps
+from .transaction import Transaction, _TxDepthGuard
+from .watch import shmfd as _shmfd
+from .watch.detectors import default_backend, probe
+from .watch.watcher import UpdateEvents, UpdateWatcher, resolve_backend, resolve_poll_interval
+
+T = TypeVar("T")
+
+log = logging.getLogger("honker.database")
+
+NESTED_TX = (
+    "nested db.transaction() is not supported: the writer is a single connection slot and "
+    "re-entry deadlocks on this thread. Keep one open transaction and pass tx= to "
+    "enqueue/publish/..."
+)
+CLOSED = "Database is closed"
+
+
+class SQLiteBackend:
+    """One open SQLite database file (implements ``honker.backends.base.Backend``)."""
+
+    def __init__(
+        self,
+        path: str,
+        max_readers: int = 8,
+        watcher_backend: str | None = None,
+        watcher_poll_interval_ms: float | None = None,
+        *,
+        synchronous: str = "NORMAL",
+    ) -> None:
+        if not isinstance(path, str):
+            raise ParameterError(f"path must be a str, got {type(path).__name__}; pass str(path)")
+        if "\x00" in path:
+            raise ConfigError(f"path must not contain a NUL character: {path!r}")
+        backend = resolve_backend(watcher_backend)
+        self._poll_interval_s = resolve_poll_interval(watcher_poll_interval_ms)
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise DatabaseError(
+                f"honker needs SQLite >= {'.'.join(map(str, MIN_SQLITE))} "
+                f"(unixepoch, RETURNING); this Python has {sqlite3.sqlite_version}"
+            )
+        if synchronous not in SYNCHRONOUS:
+            raise ConfigError(
+                f"synchronous must be one of {', '.join(SYNCHRONOUS)}; got {synchronous!r}"
+            )
+        self._synchronous = synchronous
+        self._max_readers = max(1, _marshal.int_arg("max_readers", max_readers))
+        self._slot = threading.Lock()
+        self._local = threading.local()
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self._idle_readers: list[sqlite3.Connection] = []
+        self._readers_open = 0
+        self._readers_cond = threading.Condition()
+        self._watcher: UpdateWatcher | None = None
+        self._watcher_lock = threading.Lock()
+        self._marks = Watermarks()
+        self._guard: FileGuard | None = None
+        try:
+            writer = connect(path, synchronous)
+        except TRANSLATED as exc:
+            raise translate(exc) from None
+        self._writer: sqlite3.Connection | None = writer
+        self._ops = SQLiteOps(writer, self._marks)
+        try:
+            self.path: str = writer.execute("PRAGMA database_list").fetchone()[2] or path
+            _functions.register(writer, self._marks)
+            self.write(lambda ops: schema.install_all(ops.conn))
+            self._guard = FileGuard.watch(writer, self.path, BUSY_TIMEOUT_MS)
+            if backend is None:
+                self._watcher_backend = default_backend(self.path)
+            else:
+                self._watcher_backend = backend
+                probe(self._watcher_backend, self.path)
+        except BaseException:
+            self._writer = None
+            writer.close()
+            raise
+
+    # -- the writer slot ------------------------------------------------------
+    def in_transaction(self) -> bool:
+        return bool(getattr(self._local, "depth", 0))
+
+    def _begin(self) -> sqlite3.Connection:
+        if getattr(self._local, "depth", 0):
+            raise NestedTransactionError(NESTED_TX)
+        if not self._slot.acquire(blocking=False):
+            self._slot.acquire()
+        conn = self._writer
+        if conn is None:
+            self._slot.release()
+            raise DatabaseClosedError(CLOSED)
+        try:
+            if self._guard is not None:
+                watcher = self._watcher
+                self._guard.check(watcher_died=watcher is not None and not watcher.alive)
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._slot.release()
+            raise translate(exc) from None
+        except BaseException:
+            self._slot.release()
+            raise
+        self._local.depth = 1
+        return conn
+
+    def _end(self, conn: sqlite3.Connection, commit: bool) -> None:
+        try:
+            if commit:
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    err = translate(exc)
+                    rollback(conn)
+                    raise err from None
+                if self._guard is not None:
+                    self._guard.bound_wal(conn)
+            else:
+                rollback(conn)
+        finally:
+            self._local.depth = 0
+            if self._closed and self._writer is conn:
+                self._writer = None
+                conn.close()
+            self._slot.release()
+
+    def write(self, fn: Callable[[SQLiteOps], T]) -> T:
+        """``fn(ops)`` in its own write transaction."""
+        conn = self._begin()
+        ok = False
+        try:
+            result = fn(self._ops)
+            ok = True
+        except TRANSLATED as exc:
+            raise translate(exc) from None
+        finally:
+            self._end(conn, commit=ok)
+        return result
+
+    def transaction(self) -> _TxDepthGuard:
+        return _TxDepthGuard(self)
+
+    def owns(self, tx: Any) -> bool:
+        """Whether ``tx`` is a transaction of this backend's kind."""
+        return type(tx) is Transaction
+
+    def run_in(self, tx: Transaction, fn: Callable[[SQLiteOps], T]) -> T:
+        """``fn(ops)`` inside the caller's open transaction ``tx``."""
+        return tx._run(fn)
+
+    # -- readers --------------------------------------------------------------
+    def query(self, sql: str, params: object = None) -> list[dict[str, Any]]:
+        """One statement on a pooled reader connection; rows as dicts.
+
+        Semantics: does not see the uncommitted writes of an open transaction;
+        the honker SQL functions are not available here.
+        """
+        if not isinstance(sql, str):
+            raise ParameterError(f"sql must be a str, got {type(sql).__name__}")
+        conn = self._take_reader()
+        try:
+            return rows(conn.execute(sql, _marshal.params(params)))
+        except TRANSLATED as exc:
+            raise translate(exc) from None
+        finally:
+            self._give_reader(conn)
+
+    def read(self, fn: Callable[[SQLiteOps], T]) -> T:
+        """``fn(ops)`` on a pooled reader (autocommit: no snapshot is kept)."""
+        conn = self._take_reader()
+        try:
+            return fn(SQLiteOps(conn))
+        except TRANSLATED as exc:
+            raise translate(exc) from None
+        finally:
+            self._give_reader(conn)
+
+    def _take_reader(self) -> sqlite3.Connection:
+        with self._readers_cond:
+            while True:
+                if self._closed:
+                    raise DatabaseClosedError(CLOSED)
+                if self._idle_readers:
+                    return self._idle_readers.pop()
+                if self._readers_open < self._max_readers:
+                    self._readers_open += 1
+                    break
+                self._readers_cond.wait()
+        try:
+            return connect(self.path, self._synchronous)
+        except BaseException as exc:
+            with self._readers_cond:
+                self._readers_open -= 1
+                self._readers_cond.notify()
+            if isinstance(exc, sqlite3.Error):
+                raise translate(exc) from None
+            raise
+
+    def _give_reader(self, conn: sqlite3.Connection) -> None:
+        with self._readers_cond:
+            if self._closed:
+                self._readers_open -= 1
+                conn.close()
+            else:
+                self._idle_readers.append(conn)
+            self._readers_cond.notify()
+
+    # -- watcher --------------------------------------------------------------
+    def changes(self) -> UpdateEvents:
+        """Subscribe to "something committed" ticks."""
+        with self._watcher_lock:
+            if self._closed:
+                raise DatabaseClosedError(CLOSED)
+            # A dead watcher (file replaced or deleted) is kept: new subscriptions
+            # then raise the watcher-died error at once instead of quietly
+            # watching whatever file the path names now.
+            if self._watcher is None:
+                self._watcher = UpdateWatcher(
+                    self.path, self._poll_interval_s, self._watcher_backend
+                )
+            return self._watcher.subscribe()
+
+    # -- lifecycle ------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the watcher, close every connection. Idempotent.
+
+        Semantics: waiting iterators raise the watcher-died ``RuntimeError``;
+        a transaction open on another thread finishes first and then its
+        connection closes; later use raises ``Database is closed``.
+        """
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        with self._watcher_lock:
+            watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.close()
+        if self._slot.acquire(blocking=False):
+            try:
+                conn, self._writer = self._writer, None
+                if conn is not None:
+                    conn.close()
+            finally:
+                self._slot.release()
+        with self._readers_cond:
+            idle, self._idle_readers = self._idle_readers, []
+            self._readers_open -= len(idle)
+            self._readers_cond.notify_all()
+        for conn in idle:
+            conn.close()
+        # The watcher's -shm descriptor outlives it while the file has a name;
+        # once our last connection closed, SQLite may have removed the file.
+        _shmfd.reap()

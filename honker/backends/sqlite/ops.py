@@ -1,0 +1,219 @@
+"""The SQLite backend's :class:`honker.backends.base.Ops`: each operation is
+one call into ``engine/`` on the connection of the open transaction.
+
+The engine functions are the same ones the registered ``honker_*`` SQL
+functions call (``functions.py``), so each operation is written once. The
+writer's Ops carries the dead-letter watermarks (``engine/queue.py``); a
+reader's Ops has none and is only used for reads.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from ..base import ClaimRow, EventRow, Fire
+from .engine import locks, pubsub, ratelimit, results, scheduler, schema, streams
+from .engine import queue as jobs
+from .engine.queue import Watermarks
+from .sql import Q
+
+
+class SQLiteOps:
+    """Operations over one ``sqlite3.Connection`` (see ``honker/backends/base.py``)."""
+
+    __slots__ = ("conn", "marks")
+
+    def __init__(self, conn: sqlite3.Connection, marks: Watermarks | None = None) -> None:
+        self.conn = conn
+        self.marks = marks
+
+    # -- queues ---------------------------------------------------------------
+    def queue_init(self) -> None:
+        schema.queue_init(self.conn)
+
+    def enqueue(
+        self,
+        queue: str,
+        payload: str,
+        run_at: int | None,
+        delay: int | None,
+        priority: int,
+        max_attempts: int,
+        expires: int | None,
+    ) -> int:
+        conn = self.conn
+        return jobs.enqueue(conn, queue, payload, run_at, delay, priority, max_attempts, expires)
+
+    def claim_batch(self, queue: str, worker_id: str, n: int, timeout_s: int) -> list[ClaimRow]:
+        return jobs.claim_batch(self.conn, queue, worker_id, n, timeout_s, self.marks)
+
+    def claim_or_next(
+        self, queue: str, worker_id: str, timeout_s: int
+    ) -> tuple[list[ClaimRow], int]:
+        """One claim, or (nothing, when the next job becomes claimable: 0 = unknown)."""
+        conn = self.conn
+        rows = jobs.claim_batch(conn, queue, worker_id, 1, timeout_s, self.marks)
+        return rows, (0 if rows else jobs.next_claim_at(conn, queue))
+
+    def next_claim_at(self, queue: str) -> int:
+        return jobs.next_claim_at(self.conn, queue)
+
+    def ack(self, job_id: int, worker_id: str) -> int:
+        return jobs.ack(self.conn, job_id, worker_id)
+
+    def ack_batch(self, job_ids: Sequence[int], worker_id: str) -> int:
+        return jobs.ack_batch(self.conn, json.dumps(list(job_ids)), worker_id)
+
+    def retry(self, job_id: int, worker_id: str, delay_s: int, error: str) -> int:
+        return jobs.retry(self.conn, job_id, worker_id, delay_s, error)
+
+    def fail(self, job_id: int, worker_id: str, error: str) -> int:
+        return jobs.fail(self.conn, job_id, worker_id, error)
+
+    def heartbeat(self, job_id: int, worker_id: str, extend_s: int) -> int:
+        return jobs.heartbeat(self.conn, job_id, worker_id, extend_s)
+
+    def cancel(self, job_id: int) -> int:
+        return jobs.cancel(self.conn, job_id)
+
+    def get_job(self, job_id: int) -> tuple[Any, ...] | None:
+        return jobs.get_job(self.conn, job_id)
+
+    def sweep_expired(self, queue: str) -> int:
+        return jobs.sweep_expired(self.conn, queue)
+
+    # -- results --------------------------------------------------------------
+    def save_result(self, job_id: int, value: str, ttl_s: int) -> Any:
+        return results.save(self.conn, job_id, value, ttl_s)
+
+    def get_result(self, job_id: int) -> str | None:
+        return results.get(self.conn, job_id)
+
+    def sweep_results(self) -> int:
+        return results.sweep(self.conn)
+
+    # -- notifications --------------------------------------------------------
+    def notify(self, channel: str, payload: str) -> int:
+        return pubsub.notify(self.conn, channel, payload)
+
+    def notify_max_id(self, channel: str) -> int:
+        return pubsub.max_id(self.conn, channel)
+
+    def notify_since(self, channel: str, after_id: int) -> list[tuple[int, str, str, int]]:
+        return pubsub.since(self.conn, channel, after_id)
+
+    def prune_notifications(self, older_than_s: int | None, max_keep: int | None) -> int:
+        return pubsub.prune(self.conn, older_than_s, max_keep)
+
+    # -- streams --------------------------------------------------------------
+    def publish(self, topic: str, key: str | None, payload: str) -> int:
+        return streams.publish(self.conn, topic, key, payload)
+
+    def read_since(self, topic: str, offset: int, limit: int) -> list[EventRow]:
+        return streams.read_since(self.conn, topic, offset, limit)
+
+    def save_offset(self, consumer: str, topic: str, offset: int) -> int:
+        return streams.save_offset(self.conn, consumer, topic, offset)
+
+    def get_offset(self, consumer: str, topic: str) -> int:
+        return streams.get_offset(self.conn, consumer, topic)
+
+    # -- locks and rate limits -------------------------------------------------
+    def lock_acquire(self, name: str, owner: str, ttl_s: int) -> int:
+        return locks.acquire(self.conn, name, owner, ttl_s)
+
+    def lock_release(self, name: str, owner: str) -> int:
+        return locks.release(self.conn, name, owner)
+
+    def lock_renew(self, name: str, owner: str, ttl_s: int) -> int:
+        return locks.renew(self.conn, name, owner, ttl_s)
+
+    def lock_expires_at(self, name: str) -> int | None:
+        row = self.conn.execute(Q["lock_expires_at"], (name,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def rate_limit_try(self, name: str, limit: int, per_s: int) -> int:
+        return ratelimit.try_acquire(self.conn, name, limit, per_s)
+
+    def rate_limit_sweep(self, older_than_s: int) -> int:
+        return ratelimit.sweep(self.conn, older_than_s)
+
+    # -- scheduler ------------------------------------------------------------
+    def schedule_register(
+        self,
+        name: str,
+        queue: str,
+        cron_expr: str,
+        payload: str,
+        priority: int,
+        expires_s: int | None,
+        max_attempts: int,
+    ) -> Any:
+        return scheduler.register(
+            self.conn, name, queue, cron_expr, payload, priority, expires_s, max_attempts
+        )
+
+    def schedule_unregister(self, name: str) -> int:
+        return scheduler.unregister(self.conn, name)
+
+    def schedule_pause(self, name: str) -> int:
+        return scheduler.pause(self.conn, name)
+
+    def schedule_resume(self, name: str) -> int:
+        return scheduler.resume(self.conn, name)
+
+    def schedule_update(
+        self,
+        name: str,
+        cron_expr: str | None,
+        payload: str | None,
+        priority: int | None,
+        expires_s: int | None,
+        touch_expires: int,
+        max_attempts: int | None,
+        touch_max_attempts: int,
+    ) -> int:
+        return scheduler.update(
+            self.conn,
+            name,
+            cron_expr,
+            payload,
+            priority,
+            expires_s,
+            touch_expires,
+            max_attempts,
+            touch_max_attempts,
+        )
+
+    def schedule_list(self) -> list[tuple[Any, ...]]:
+        return scheduler.list_tasks(self.conn)
+
+    def schedule_count(self) -> int:
+        return int(self.conn.execute(Q["scheduler_count"]).fetchone()[0])
+
+    def schedule_tick(self, now_unix: int) -> list[Fire]:
+        return scheduler.tick(self.conn, now_unix)
+
+    def lead_step(
+        self, lock_name: str, owner: str, ttl_s: int, now_unix: int
+    ) -> tuple[bool, list[Fire], int]:
+        """One scheduler-leader iteration: check and renew the lock, tick, and
+        read the soonest next fire.
+
+        Checking ownership in the tick's own transaction means a leader whose
+        lock was taken over can never tick again, not even once. The renewal
+        is skipped when it would not move ``expires_at`` (same second): a
+        write would be a commit, the commit would wake this very loop, and it
+        would spin.
+        """
+        conn = self.conn
+        row = conn.execute(Q["lock_row_now"], (lock_name,)).fetchone()
+        if row is None or row[0] != owner:
+            return False, [], 0
+        if row[1] != row[2] + ttl_s:
+            locks.renew(conn, lock_name, owner, ttl_s)
+        fires = scheduler.tick(conn, now_unix)
+        return True, fires, scheduler.soonest(conn)
