@@ -70,6 +70,16 @@ def run(kind: str, jobs: int) -> float:
         )
         for i in range(2)
     ]
+    try:
+        return produce(kind, path, jobs, workers)
+    finally:
+        for w in workers:  # on an error, the workers would wait for ever
+            if w.poll() is None:
+                w.kill()
+                w.wait()
+
+
+def produce(kind: str, path: str, jobs: int, workers: list[subprocess.Popen[str]]) -> float:
     for w in workers:
         assert w.stdout is not None and w.stdout.readline().strip() == "ready"
     t0 = time.perf_counter()
@@ -83,8 +93,7 @@ def run(kind: str, jobs: int) -> float:
             q.enqueue({"n": i})
         for _ in workers:
             q.enqueue({"n": -1})
-        for w in workers:
-            w.wait()
+        reap(workers)
         db.close()
     else:
         from honker.backends.sqlite.sql import Q
@@ -94,10 +103,18 @@ def run(kind: str, jobs: int) -> float:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(Q["enqueue"], ("q", json.dumps({"n": i}), None, None, 0, 3, None))
             conn.execute("COMMIT")
-        for w in workers:
-            w.wait()
+        reap(workers)
         conn.close()
     return jobs / (time.perf_counter() - t0)
+
+
+def reap(workers: list[subprocess.Popen[str]]) -> None:
+    """Wait for every worker; a worker that died is an error, not a figure."""
+    for w in workers:
+        if w.wait() != 0:
+            raise RuntimeError(f"e2e worker exited with {w.returncode}")
+        if w.stdout is not None:
+            w.stdout.close()
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:

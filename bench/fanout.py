@@ -49,6 +49,15 @@ def producer(path: str, m: int) -> subprocess.Popen[str]:
     return p
 
 
+def reap(p: subprocess.Popen[str]) -> None:
+    """Wait for the producer; one that died is an error, not a figure."""
+    if p.wait() != 0:
+        raise RuntimeError(f"fan-out producer exited with {p.returncode}")
+    for pipe in (p.stdin, p.stdout):
+        if pipe is not None:
+            pipe.close()
+
+
 def ours(m: int, listeners: int) -> float:
     path = tmp_db()
     db = honker.open(path)
@@ -63,13 +72,21 @@ def ours(m: int, listeners: int) -> float:
 
     async def main() -> float:
         p = producer(path, m)
+        exited = asyncio.ensure_future(asyncio.to_thread(p.wait))
         t0 = time.perf_counter()
         assert p.stdin is not None
         p.stdin.write("go\n")
         p.stdin.flush()
-        await asyncio.gather(*(drain(li) for li in ls))
+        drained = asyncio.gather(*(drain(li) for li in ls))
+        await asyncio.wait({drained, exited}, return_when=asyncio.FIRST_COMPLETED)
+        if not drained.done() and p.returncode:  # no more notifications are coming
+            drained.cancel()
+            await asyncio.gather(drained, return_exceptions=True)
+            reap(p)
+        await drained
         elapsed = time.perf_counter() - t0
-        p.wait()
+        await exited
+        reap(p)
         return elapsed
 
     elapsed = asyncio.run(main())
@@ -90,13 +107,17 @@ def bare(m: int, listeners: int) -> float:
     p.stdin.write("go\n")
     p.stdin.flush()
     while min(got) < m:
+        idle = True
         for i in range(listeners):
             rows = reader.execute(sql, ("fan", cursors[i])).fetchall()
             if rows:
                 cursors[i] = rows[-1][0]
                 got[i] += len(rows)
+                idle = False
+        if idle and p.poll():  # the producer died: no more notifications are coming
+            reap(p)
     elapsed = time.perf_counter() - t0
-    p.wait()
+    reap(p)
     return listeners * m / elapsed
 
 

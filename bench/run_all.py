@@ -1,25 +1,52 @@
 """Runs every benchmark, then writes bench/results/summary.md and chart.png.
 
-    python bench/run_all.py          # or: make bench
+    python bench/run_all.py               # or: make bench
+    python bench/run_all.py --only wake   # rerun some; the others from results/*.json
+    python bench/run_all.py --quick       # tiny counts, into a temp dir: checks the pipeline
 
 Each figure is printed beside bare sqlite3 running the same SQL in the same
 run; the ratio is the figure to quote. Peers (honker's native engine, Huey,
 persist-queue, litequeue) are added where they have an equivalent.
+
+The wake bench runs twice, each run with its own floor: jobs 5-15 ms apart
+(300 per backend, with the idle CPU figures) and 50-500 ms apart, so every
+wake-up follows a real idle gap (50 per backend, about 80 s for the five
+backends; idle CPU does not depend on the gap and is not measured again).
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import platform
 import sqlite3
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from _common import RESULTS, print_rows
+import _common
+from _common import print_rows
 
 SCRIPTS = ["enqueue", "claim", "e2e", "stream_bench", "fanout"]
+SAVED_AS = {"stream_bench": "stream"}  # results/NAME.json each script writes
+PARTS = [*SCRIPTS, "peers", "wake"]
+# (gap range in ms, jobs per backend, extra options): one wake.py run each.
+WAKE_RUNS: list[tuple[str, int, list[str]]] = [
+    ("5,15", 300, []),
+    ("50,500", 50, ["--idle-s", "0"]),  # 5 backends x 55 jobs x 275 ms: about 80 s
+]
+QUICK_ARGS = {  # --quick: enough work to run every code path, no meaningful figure
+    "enqueue": ["--jobs", "500"],
+    "claim": ["--cycles", "100"],
+    "e2e": ["--jobs", "200"],
+    "stream_bench": ["--events", "1000"],
+    "fanout": ["--messages", "20", "--listeners", "10"],
+    "peers": ["--jobs", "200", "--cycles", "100"],
+    "wake": ["--idle-s", "0.5", "--warmup-s", "0.2"],
+}
+QUICK_WAKE_SAMPLES = 3
 
 
 def chart(rows: list[dict[str, object]], path: Path) -> bool:
@@ -64,37 +91,149 @@ def chart(rows: list[dict[str, object]], path: Path) -> bool:
     return True
 
 
-def main() -> None:
-    rows: list[dict[str, object]] = []
+def machine() -> str:
+    return (
+        f"{platform.machine()}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+    )
+
+
+def load(results: Path, name: str) -> list[dict[str, object]]:
+    path = results / f"{name}.json"
+    if not path.exists():
+        raise SystemExit(f"run_all: {path} missing; run without --only first")
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+def wake_argv(gap: str, samples: int, extra: list[str], quick: bool) -> list[str]:
+    argv = ["--gap-ms", gap, "--samples", str(QUICK_WAKE_SAMPLES if quick else samples), *extra]
+    return argv + (QUICK_ARGS["wake"] if quick and "--idle-s" not in extra else [])
+
+
+def wake_name(gap: str) -> str:
+    import wake
+
+    return wake.default_save_name(wake.parse_gap(gap))
+
+
+def wake_lines(runs: list[tuple[str, str, list[dict[str, object]]]]) -> list[str]:
+    """The wake tables of summary.md (and the README): one per gap range."""
+    lines = [
+        "Wake latency (a producer process commits a job; a `claim()` iterator in another process",
+        "holds it; measured from the commit, 'incl. enqueue' from before `enqueue()`) and idle CPU",
+        "of a waiting worker process. The floor is bare sqlite3 + raw inotify in one thread: the",
+        "file event plus one claim transaction. Each gap range is its own run with its own floor.",
+    ]
+    for gap, header, rows in runs:
+        lo, hi = gap.split(",")
+        lat = [w for w in rows if w.get("p50_ms") is not None]
+        with_cpu = any(w.get("idle_cpu_pct") is not None for w in lat)
+        samples = max((int(w["samples"]) for w in lat), default=0)  # type: ignore[call-overload]
+        lines += ["", f"Jobs {lo}–{hi} ms apart, {samples} per backend. {header}"]
+        if not with_cpu:
+            lines[-1] += " Idle CPU does not depend on the gap: see the table above."
+        if samples < 100:
+            lines[-1] += f" With {samples} samples p99 is the max."
+        lines += [
+            "",
+            "| backend | p50 ms | p90 ms | p99 ms | max ms | p50 incl. enqueue | × floor |"
+            + (" idle CPU % of a core |" if with_cpu else ""),
+            "|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if with_cpu else ""),
+        ]
+        floor = next((w["p50_ms"] for w in lat if w["backend"] == "floor"), None)
+        for w in lat:
+            times_floor = f"{w['p50_ms'] / floor:.2f}×" if floor else "–"  # type: ignore[operator]
+            lines.append(
+                f"| {w['figure']} | {w['p50_ms']:.2f} | {w['p90_ms']:.2f} | {w['p99_ms']:.2f} | "
+                f"{w['max_ms']:.2f} | {w['p50_incl_enqueue_ms']:.2f} | {times_floor} |"
+                + (f" {w['idle_cpu_pct']:.2f} |" if with_cpu else "")
+            )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument(
+        "--only",
+        metavar="NAMES",
+        help=f"comma-separated, of {','.join(PARTS)}: run these only and take the "
+        "other figures from the results directory",
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny counts (figures meaningless), into a new temp dir unless --results",
+    )
+    ap.add_argument("--results", type=Path, help="results directory (default bench/results)")
+    a = ap.parse_args(argv)
+    parts = PARTS if a.only is None else a.only.split(",")
+    if unknown := set(parts) - set(PARTS):
+        ap.error(f"--only: unknown {','.join(sorted(unknown))}; choose from {','.join(PARTS)}")
+    results = a.results or (
+        Path(tempfile.mkdtemp(prefix="honker-bench-quick-")) if a.quick else _common.RESULTS
+    )
+    _common.RESULTS = results  # where every script's save() writes
+    results.mkdir(parents=True, exist_ok=True)
+    meta_path = results / "meta.json"
+    meta: dict[str, str] = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    if "throughput" not in meta and (results / "summary.md").exists():
+        first = (results / "summary.md").read_text().split("\n", 1)[0]
+        if first.startswith("Measured "):  # results from before meta.json existed
+            meta["throughput"] = first
+
+    ran: dict[str, list[dict[str, object]]] = {}
     t0 = time.time()
     for name in SCRIPTS:
+        if name not in parts:
+            continue
         try:
             mod = importlib.import_module(name)
         except ImportError:
             print(f"run_all: bench/{name}.py missing, skipped", file=sys.stderr)
             continue
         print(f"\n== {name}")
-        rows += mod.main([])
-    print("\n== peers")
-    import peers
+        ran[name] = mod.main(QUICK_ARGS[name] if a.quick else [])
+    peer: dict[str, dict[str, float]]
+    if "peers" in parts:
+        print("\n== peers")
+        import peers
 
-    peer = peers.main([])
+        peer = peers.main(QUICK_ARGS["peers"] if a.quick else [])
+    else:
+        peer = load(results, "peers")[0]  # type: ignore[assignment]
+    throughput = set(parts) & {*SCRIPTS, "peers"}
+    if throughput:
+        meta["throughput"] = (
+            f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, in {time.time() - t0:.0f} s. "
+            "Rates are per second; ratio = honker-py / bare sqlite3 in the same run."
+        )
+    rows: list[dict[str, object]] = []
+    for name in SCRIPTS:
+        rows += ran[name] if name in ran else load(results, SAVED_AS.get(name, name))
     for r in rows:
         for name, figures in peer.items():
             if r["figure"] in figures:
                 r[name] = figures[r["figure"]]
-    print("\n== wake")
-    import wake
 
-    wake_rows = wake.main([])
+    wake_runs = []
+    for gap, samples, extra in WAKE_RUNS:
+        name = wake_name(gap)
+        if "wake" in parts:
+            print(f"\n== wake, jobs {gap.replace(',', '-')} ms apart")
+            import wake
+
+            t1 = time.time()
+            wake.main(wake_argv(gap, samples, extra, a.quick))
+            meta[name] = (
+                f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, in {time.time() - t1:.0f} s."
+            )
+        wake_runs.append((gap, meta.get(name, "(date not recorded)"), load(results, name)))
+
     print("\n== summary")
     print_rows(rows)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "all.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (results / "all.json").write_text(json.dumps(rows, indent=2) + "\n")
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}, in {time.time() - t0:.0f} s. Rates are per second; "
-        "ratio = honker-py / bare sqlite3 in the same run.",
+        meta.get("throughput", "(date not recorded)"),
         "",
         "| figure | honker-py | bare sqlite3 | ratio | honker (Rust) | Huey | persist-queue | litequeue |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -109,29 +248,12 @@ def main() -> None:
             + " | ".join(cells)
             + " |"
         )
-    lines += [
-        "",
-        "Wake latency (a producer process commits a job; a `claim()` iterator in another process",
-        "holds it; measured from the commit, 'incl. enqueue' from before `enqueue()`) and idle CPU",
-        "of a waiting worker process. The floor is bare sqlite3 + raw inotify in one thread: the",
-        "file event plus one claim transaction.",
-        "",
-        "| backend | p50 ms | p90 ms | p99 ms | max ms | p50 incl. enqueue | × floor | idle CPU % of a core |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    floor = next((w["p50_ms"] for w in wake_rows if w["backend"] == "floor"), None)
-    for w in wake_rows:
-        if w.get("p50_ms") is None:
-            continue
-        times_floor = f"{w['p50_ms'] / floor:.2f}×" if floor else "–"
-        lines.append(
-            f"| {w['figure']} | {w['p50_ms']:.2f} | {w['p90_ms']:.2f} | {w['p99_ms']:.2f} | "
-            f"{w['max_ms']:.2f} | {w['p50_incl_enqueue_ms']:.2f} | {times_floor} | "
-            f"{w['idle_cpu_pct']:.2f} |"
-        )
-    (RESULTS / "summary.md").write_text("\n".join(lines) + "\n")
-    if chart(rows, RESULTS / "chart.png"):
-        print(f"\nwrote {RESULTS / 'summary.md'} and {RESULTS / 'chart.png'}")
+    lines += ["", *wake_lines(wake_runs)]
+    (results / "summary.md").write_text("\n".join(lines) + "\n")
+    wrote = [results / "summary.md"]
+    if throughput and chart(rows, results / "chart.png"):
+        wrote.append(results / "chart.png")
+    print(f"\nwrote {' and '.join(map(str, wrote))}")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,21 @@
 """Wake latency and idle CPU of each watcher backend, across processes.
 
 1. Latency. A producer process enqueues one job at a time, with a random
-   5-15 ms pause between jobs, and notes ``time.time()`` right after each
+   pause between jobs (``--gap-ms``, 5-15 ms by default; 50-500 ms shows a
+   consumer woken from a real idle gap), and notes ``time.time()`` right after each
    ``enqueue()`` returned (the commit) and right before it was called. A
    consumer process waiting in ``async for job in q.claim(...)`` notes
    ``time.time()`` as each job arrives. The figure is commit -> job in hand,
    p50/p90/p99/max; the p50 counted from before ``enqueue()`` (so including
-   the producer's transaction) is printed beside it.
+   the producer's transaction) is printed beside it. ``--start-delay-s``
+   makes the producer wait before its first job, so every consumer idles
+   first (longer than the floor's 100 ms poll timeout: a check that none
+   assumes an event arrives).
 2. Idle CPU. A worker process waits in ``q.claim(...)`` (default
    ``idle_poll_s``) on an empty queue; its CPU time (all threads) over 10 s,
-   after a 1 s warm-up, as a percentage of one core.
+   after a 1 s warm-up, as a percentage of one core (``--idle-s 0`` skips
+   it: it does not depend on the gap). A child that dies while idle fails
+   the run instead of being measured as 0 %.
 
 The floor, measured in the same run: a consumer written with bare sqlite3
 and raw inotify in a single thread (block in ``poll()`` on the directory's
@@ -22,7 +28,8 @@ millisecond), of one ``pread`` of the ``-shm`` header (the shm backend's poll),
 and of one ``time.sleep(0.001)`` wake-up in Python; each also as % of a core
 at one call per millisecond.
 
-    python bench/wake.py [--samples N] [--idle-s S] [--backends polling,shm,...]
+    python bench/wake.py [--samples N] [--gap-ms MIN,MAX] [--start-delay-s S]
+                         [--idle-s S] [--backends polling,shm,...] [--save NAME]
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ LABELS = {
     "default": "default",
 }
 WARMUP_JOBS = 5  # dropped: the consumer may not be waiting yet
+DEFAULT_GAP_MS = (5.0, 15.0)
 
 CONSUMER = textwrap.dedent(
     """
@@ -100,8 +108,14 @@ FLOOR = textwrap.dedent(
         rows = conn.execute(claim, ("lat", "bench", 1, 300)).fetchall()
         conn.execute("COMMIT")
         if not rows:
-            poll.poll(100)
-            os.read(ino.fd, 4096)  # drain the events
+            # Idle: wait up to 100 ms for a file event. A timeout leaves nothing
+            # to read, and the descriptor is non-blocking: read only when poll()
+            # says readable, and even then a spurious wake-up may find it empty.
+            if poll.poll(100):
+                try:
+                    os.read(ino.fd, 4096)  # drain the events (more: readable again)
+                except BlockingIOError:
+                    pass
             continue
         got.append((json.loads(rows[0][2])["i"], time.time()))
         conn.execute("BEGIN IMMEDIATE")
@@ -115,6 +129,7 @@ PRODUCER = textwrap.dedent(
     """
     import json, random, sys, time, honker
     path, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    gap_min_s, gap_max_s = float(sys.argv[4]) / 1000, float(sys.argv[5]) / 1000
     db = honker.open(path)
     q = db.queue("lat")
     rng = random.Random(seed)
@@ -122,7 +137,7 @@ PRODUCER = textwrap.dedent(
     sys.stdin.readline()
     times = []
     for i in range(n):
-        time.sleep(rng.uniform(0.005, 0.015))
+        time.sleep(rng.uniform(gap_min_s, gap_max_s))
         before = time.time()
         q.enqueue({"i": i})
         times.append((before, time.time()))
@@ -184,38 +199,63 @@ def percentile(sorted_xs: list[float], p: float) -> float:
     return sorted_xs[max(0, min(len(sorted_xs) - 1, k))]
 
 
-def latency(backend: str, samples: int) -> tuple[list[float], list[float]]:
-    """Seconds from commit, and from before ``enqueue()``, to the job in hand."""
+def latency(
+    backend: str,
+    samples: int,
+    gap_ms: tuple[float, float] = DEFAULT_GAP_MS,
+    start_delay_s: float = 0.0,
+) -> tuple[list[float], list[float]]:
+    """Seconds from commit, and from before ``enqueue()``, to the job in hand.
+
+    Jobs are ``gap_ms`` (a uniform random range) apart; the producer starts
+    ``start_delay_s`` after both children are ready, the consumer idling.
+    """
     path = tmp_db()
     setup(path, "lat")
     consumer = spawn(FLOOR if backend == "floor" else CONSUMER, path, backend, samples + WARMUP_JOBS)
     producer = None
     try:
         expect_ready(consumer)
-        producer = spawn(PRODUCER, path, samples + WARMUP_JOBS, random.randrange(2**32))
+        seed = random.randrange(2**32)
+        producer = spawn(PRODUCER, path, samples + WARMUP_JOBS, seed, *gap_ms)
         expect_ready(producer)
         assert producer.stdin is not None and producer.stdout is not None
         assert consumer.stdout is not None
+        if start_delay_s > 0:
+            time.sleep(start_delay_s)  # the consumer idles: no event arrives meanwhile
         producer.stdin.write("go\n")
         producer.stdin.flush()
-        got = json.loads(consumer.stdout.readline())
-        times = json.loads(producer.stdout.readline())
+        # The producer first: if it died, the consumer would wait for ever.
+        times = json.loads(producer.stdout.readline() or "null")
+        got = json.loads(consumer.stdout.readline() or "null") if times else None
     finally:
-        for proc in (producer, consumer):
-            if proc is not None:
-                finish(proc)
+        finish((producer, "producer"), (consumer, f"{backend} consumer"))
     got = [(i, t) for i, t in got if i >= WARMUP_JOBS]  # the consumer may not be waiting yet
     from_commit = [t - times[i][1] for i, t in got]
     from_enqueue = [t - times[i][0] for i, t in got]
     return from_commit, from_enqueue
 
 
-def finish(proc: subprocess.Popen[str]) -> None:
-    for pipe in (proc.stdin, proc.stdout):
-        if pipe is not None:
-            pipe.close()
-    if proc.wait(30) != 0:
-        raise RuntimeError(f"child exited with {proc.returncode}")
+def finish(*children: tuple[subprocess.Popen[str] | None, str]) -> None:
+    """Reap every ``(process, role)`` (killed after 30 s); raise if one failed."""
+    failed: list[str] = []
+    for proc, role in children:
+        if proc is None:
+            continue
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
+        if failed:  # the others cannot finish normally: no more jobs are coming
+            proc.kill()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.returncode != 0:
+            failed.append(f"{role} exited with {proc.returncode}")
+    if failed:
+        raise RuntimeError("; ".join(failed) + " (its traceback is above)")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -243,6 +283,11 @@ def idle_cpu(code: str, backend: str, warmup_s: float, idle_s: float) -> float:
         cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
         time.sleep(idle_s)
         cpu1, t1 = cpu_seconds(proc.pid), time.monotonic()
+        if proc.poll() is not None:  # a dead child uses no CPU: not a figure
+            raise RuntimeError(
+                f"{backend} idle child exited with {proc.returncode} while idle "
+                "(its traceback is above)"
+            )
     finally:
         proc.kill()
         proc.wait()
@@ -287,7 +332,11 @@ def bare_polls() -> list[tuple[str, float]]:
 
 
 def wake_row(
-    label: str, backend: str, lat_ms: list[float], cpu: float, incl_enqueue_ms: list[float] = ()
+    label: str,
+    backend: str,
+    lat_ms: list[float],
+    cpu: float | None,
+    incl_enqueue_ms: list[float] = (),  # type: ignore[assignment]
 ) -> dict[str, object]:
     """One table row; ``lat_ms`` and ``incl_enqueue_ms`` sorted ascending."""
     return {
@@ -303,34 +352,89 @@ def wake_row(
     }
 
 
+def parse_gap(text: str) -> tuple[float, float]:
+    """``"MIN,MAX"`` in ms -> ``(MIN, MAX)``."""
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX in ms, got {text!r}") from None
+    if not 0 <= lo <= hi:
+        raise argparse.ArgumentTypeError(f"expected 0 <= MIN <= MAX, got {text!r}")
+    return lo, hi
+
+
+def gap_text(gap_ms: tuple[float, float]) -> str:
+    return f"{gap_ms[0]:g}-{gap_ms[1]:g} ms"
+
+
+def default_save_name(gap_ms: tuple[float, float]) -> str:
+    """``wake`` for the default gaps, else ``wake-gap-MIN-MAXms``."""
+    if tuple(gap_ms) == DEFAULT_GAP_MS:
+        return "wake"
+    return f"wake-gap-{gap_ms[0]:g}-{gap_ms[1]:g}ms"
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("--samples", type=int, default=300)
-    ap.add_argument("--idle-s", type=float, default=10.0)
+    ap.add_argument("--samples", type=int, default=300, help="jobs measured per backend")
+    ap.add_argument(
+        "--gap-ms",
+        type=parse_gap,
+        default=DEFAULT_GAP_MS,
+        metavar="MIN,MAX",
+        help="random pause before each job, uniform in [MIN, MAX] ms (default 5,15)",
+    )
+    ap.add_argument(
+        "--start-delay-s",
+        type=float,
+        default=0.0,
+        help="the producer waits this long before its first job, the consumer idling",
+    )
+    ap.add_argument(
+        "--idle-s", type=float, default=10.0, help="idle CPU window; 0 skips the idle CPU figures"
+    )
     ap.add_argument("--warmup-s", type=float, default=1.0)
     ap.add_argument("--backends", default=",".join(BACKENDS))
+    ap.add_argument(
+        "--save",
+        metavar="NAME",
+        help="write results/NAME.json (default: wake for 5-15 ms gaps, else "
+        "wake-gap-MIN-MAXms); an empty NAME writes nothing",
+    )
     a = ap.parse_args(argv)
+    gap = a.gap_ms
     default_is = default_backend(tmp_db())
     rows: list[dict[str, object]] = []
     for backend in a.backends.split(","):
         label = LABELS[backend] + (f" = {default_is}" if backend == "default" else "")
-        print(f"  {label}: latency, {a.samples} jobs...", file=sys.stderr, flush=True)
-        from_commit, from_enqueue = latency(backend, a.samples)
+        print(
+            f"  {label}: latency, {a.samples} jobs {gap_text(gap)} apart...",
+            file=sys.stderr,
+            flush=True,
+        )
+        from_commit, from_enqueue = latency(backend, a.samples, gap, a.start_delay_s)
         lat = sorted(x * 1000 for x in from_commit)
         incl = sorted(x * 1000 for x in from_enqueue)
-        print(f"  {label}: idle CPU, {a.idle_s:g} s...", file=sys.stderr, flush=True)
-        code = FLOOR if backend == "floor" else IDLE
-        cpu = idle_cpu(code, backend, a.warmup_s, a.idle_s)
-        rows.append(wake_row(label, backend, lat, cpu, incl))
-    print("  idle CPU of a bare asyncio process...", file=sys.stderr, flush=True)
-    asleep = idle_cpu(ASLEEP, "none", a.warmup_s, a.idle_s)
-    rows.append(wake_row("(no honker: asyncio asleep)", "none", [], asleep))
-    for figure, us in bare_polls():
-        row = wake_row(figure, "bare", [], us / 10)  # % of a core at one call per ms
-        row["us_per_poll"] = us
+        cpu = None
+        if a.idle_s > 0:
+            print(f"  {label}: idle CPU, {a.idle_s:g} s...", file=sys.stderr, flush=True)
+            code = FLOOR if backend == "floor" else IDLE
+            cpu = idle_cpu(code, backend, a.warmup_s, a.idle_s)
+        row = wake_row(label, backend, lat, cpu, incl)
+        row["gap_ms"] = list(gap)
         rows.append(row)
-    print_table(rows, a.samples, a.idle_s, a.warmup_s)
-    save("wake", rows)
+    if a.idle_s > 0:
+        print("  idle CPU of a bare asyncio process...", file=sys.stderr, flush=True)
+        asleep = idle_cpu(ASLEEP, "none", a.warmup_s, a.idle_s)
+        rows.append(wake_row("(no honker: asyncio asleep)", "none", [], asleep))
+        for figure, us in bare_polls():
+            row = wake_row(figure, "bare", [], us / 10)  # % of a core at one call per ms
+            row["us_per_poll"] = us
+            rows.append(row)
+    print_table(rows, a.samples, gap, a.idle_s, a.warmup_s)
+    name = default_save_name(gap) if a.save is None else a.save
+    if name:
+        save(name, rows)
     return rows
 
 
@@ -339,15 +443,24 @@ def _ms(v: object) -> str:
 
 
 def print_table(
-    rows: list[dict[str, object]], samples: int, idle_s: float, warmup_s: float
+    rows: list[dict[str, object]],
+    samples: int,
+    gap_ms: tuple[float, float],
+    idle_s: float,
+    warmup_s: float,
 ) -> None:
     print(
         "Wake latency: a producer process enqueues a job, a claim() iterator in another\n"
-        f"process holds it; {samples} jobs 5-15 ms apart. Measured from the producer's\n"
+        f"process holds it; {samples} jobs {gap_text(gap_ms)} apart. Measured from the producer's\n"
         "commit (enqueue() returned); 'incl. enq' counts from before enqueue() instead.\n"
         "'x floor' = p50 / the floor's p50 (bare sqlite3 + inotify, one thread).\n"
-        "Idle CPU: a worker process waiting in claim() on an empty queue (default\n"
-        f"idle_poll_s), all threads, {idle_s:g} s after {warmup_s:g} s of warm-up, % of one core.\n"
+        + (
+            "Idle CPU: a worker process waiting in claim() on an empty queue (default\n"
+            f"idle_poll_s), all threads, {idle_s:g} s after {warmup_s:g} s of warm-up, "
+            "% of one core.\n"
+            if idle_s > 0
+            else "Idle CPU: not measured (--idle-s 0).\n"
+        )
     )
     heads = ("p50 ms", "p90 ms", "p99 ms", "max ms", "incl. enq", "x floor")
     head = f"{'backend':<32}" + "".join(f" {h:>9}" for h in heads) + f" {'idle CPU %':>11}"
@@ -361,14 +474,18 @@ def print_table(
         cells = "".join(" " + _ms(r[k]) for k in keys)
         p50 = r["p50_ms"]
         ratio = f"{p50 / floor:>8.2f}x" if isinstance(p50, float) and floor else f"{'-':>9}"
-        print(f"{r['figure']!s:<32}{cells} {ratio} {r['idle_cpu_pct']:>11.3f}")
+        cpu = r["idle_cpu_pct"]
+        cpu_cell = f"{cpu:>11.3f}" if isinstance(cpu, float) else f"{'-':>11}"
+        print(f"{r['figure']!s:<32}{cells} {ratio} {cpu_cell}")
+    bare = [r for r in rows if r["backend"] == "bare"]
+    if not bare:
+        return
     print("\nOne poll, CPU per call (and % of a core at one call per ms):")
-    for r in rows:
-        if r["backend"] == "bare":
-            print(f"  {r['figure']!s:<36} {r['us_per_poll']:>7.2f} µs  ({r['idle_cpu_pct']:.3f} %)")
+    for r in bare:
+        print(f"  {r['figure']!s:<36} {r['us_per_poll']:>7.2f} µs  ({r['idle_cpu_pct']:.3f} %)")
     by = {r["backend"]: r for r in rows}
     if "polling" in by:
-        pragma = next(r for r in rows if str(r["figure"]).startswith("bare sqlite3"))
+        pragma = next(r for r in bare if str(r["figure"]).startswith("bare sqlite3"))
         ratio_cpu = float(by["polling"]["idle_cpu_pct"]) / float(pragma["idle_cpu_pct"])  # type: ignore[arg-type]
         print(f"polling backend idle CPU / bare PRAGMA data_version once per ms: {ratio_cpu:.1f}x")
 
