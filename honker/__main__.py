@@ -1,4 +1,4 @@
-"""The command line: ``python -m honker`` (or the ``honker`` script) (python-api.md §17).
+"""The command line: ``python -m honker`` (or the ``honker`` script) (docs/spec/python-api.md §17).
 
 Subcommands:
 - ``worker TARGET [--queue NAME]... [--concurrency N] [--list]`` imports

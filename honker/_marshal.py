@@ -107,7 +107,7 @@ def duration_arg(name: str, value: Any) -> int:
     fit in 64 bits (``|value| > DURATION_MAX``, about 2.9e11 years) raises
     :class:`OutOfRangeError` naming ``name``, before anything is written.
     The SQL functions keep honker's wrapping arithmetic; only the Python API
-    checks (guarded by tests/integration/test_durations.py).
+    checks (guarded by tests/conformance/test_durations.py).
     """
     if type(value) is int and -DURATION_MAX <= value <= DURATION_MAX:
         return value

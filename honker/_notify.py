@@ -1,4 +1,4 @@
-"""Pub/sub: ``tx.notify()`` and ``db.listen()`` (python-api.md §8).
+"""Pub/sub: ``tx.notify()`` and ``db.listen()`` (docs/spec/python-api.md §8).
 
 Notifications are rows in ``_honker_notifications``; a listener remembers the
 last id it delivered and re-reads after every commit tick. Like ``pg_notify``

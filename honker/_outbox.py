@@ -1,4 +1,4 @@
-"""The transactional outbox (python-api.md §13).
+"""The transactional outbox (docs/spec/python-api.md §13).
 
 An outbox is a queue named ``_outbox:<name>`` plus a delivery callable: the
 application enqueues a message in the same transaction as its own writes, and

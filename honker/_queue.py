@@ -1,4 +1,4 @@
-"""Queues, claimed jobs, and job results (python-api.md §9–11).
+"""Queues, claimed jobs, and job results (docs/spec/python-api.md §9–11).
 
 Semantics shared by every method:
 - each call without ``tx=`` is one write transaction of its own;

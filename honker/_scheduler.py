@@ -5,8 +5,8 @@ processes may run :meth:`Scheduler.run`; the one holding the lock
 ``honker-scheduler`` is the leader and ticks. The tick itself never
 double-fires a boundary even without the lock, because it runs under
 ``BEGIN IMMEDIATE`` and advances ``next_fire_at`` before committing; the lock
-only keeps the other processes from doing useless work (python-api.md §15,
-engine.md §5.5).
+only keeps the other processes from doing useless work (docs/spec/python-api.md §15,
+docs/spec/engine.md §5.5).
 """
 
 from __future__ import annotations

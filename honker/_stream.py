@@ -1,4 +1,5 @@
-"""Durable streams with per-consumer offsets (python-api.md §12, engine.md §5.3).
+"""Durable streams with per-consumer offsets (docs/spec/python-api.md §12, docs/spec/engine.md
+§5.3).
 
 A stream is the rows of ``_honker_stream`` whose ``topic`` is the stream's
 name. Offsets come from one AUTOINCREMENT counter shared by every topic, so a

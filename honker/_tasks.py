@@ -1,4 +1,5 @@
-"""Huey-style tasks: the ``@q.task()`` decorators, the registry, results (python-api.md §16).
+"""Huey-style tasks: the ``@q.task()`` decorators, the registry, results (docs/spec/python-api.md
+§16).
 
 A decorated function is not run when called: the call enqueues an *envelope*
 ``{"__honker_task__": {"task": <name>, "args": [...], "kwargs": {...}}}`` on

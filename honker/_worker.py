@@ -1,4 +1,4 @@
-"""The worker pool that runs decorated tasks, and ``run_task`` (python-api.md §16.6-16.7).
+"""The worker pool that runs decorated tasks, and ``run_task`` (docs/spec/python-api.md §16.6-16.7).
 
 ``run_workers`` starts ``concurrency`` asyncio worker tasks per queue; each
 claims one job at a time through ``Queue.claim()`` (so it sleeps until a

@@ -30,7 +30,7 @@ LEAK_GRACE_S = 2.0
 def _kept_on_purpose() -> set[str]:
     """Descriptors honker keeps open by design: the shm backend's process-wide
     ``-shm`` descriptors, never closed while the file has a name (closing one
-    would drop SQLite's POSIX locks; engine.md §8.4)."""
+    would drop SQLite's POSIX locks; docs/spec/engine.md §8.4)."""
     try:
         from honker.backends.sqlite.watch import shmfd as _shmfd
     except ImportError:

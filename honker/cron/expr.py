@@ -1,4 +1,4 @@
-"""Schedule-expression grammar: parsing and "next fire after" (engine.md §6).
+"""Schedule-expression grammar: parsing and "next fire after" (docs/spec/engine.md §6).
 
 Pure functions over integers: no clock reads, no I/O. The only process state
 consulted is the local time zone (``TZ`` / ``/etc/localtime``, as seen by
@@ -44,7 +44,7 @@ _U32_MAX = 2**32 - 1
 # year of margin for offsets); a timestamp whose local date is outside that is
 # "invalid timestamp" in honker, so the same bound applies here even though
 # libc could go further. Proven against honker's engine by
-# tests/interop/test_interop_functions.py::test_cron_timestamp_range_matches_chrono.
+# tests/sqlite/interop/test_interop_functions.py::test_cron_timestamp_range_matches_chrono.
 _CHRONO_MIN_YEAR = -262143
 _CHRONO_MAX_YEAR = 262142
 
@@ -364,7 +364,7 @@ def parse(expr: str) -> Schedule:
     """Parse a schedule expression once; the result is cached per string.
 
     Semantics:
-    - Accepts exactly honker's grammar (engine.md §6.1-6.2): ``@every``,
+    - Accepts exactly honker's grammar (docs/spec/engine.md §6.1-6.2): ``@every``,
       five or six fields; numbers as Rust ``u32``; ``A/S`` means ``{A}``;
       day-of-week 0-6 with Sunday = 0 (``7`` is rejected).
     - Parsing does not look for a match: ``0 0 31 2 *`` parses, and only

@@ -1,4 +1,5 @@
-"""Schedule values: ``CronSchedule``, ``crontab()`` and ``every_s()`` (python-api.md §15.1).
+"""Schedule values: ``CronSchedule``, ``crontab()`` and ``every_s()`` (docs/spec/python-api.md
+§15.1).
 
 A schedule is only an expression string checked by the grammar in
 :mod:`honker.cron.expr`; the scheduler stores ``schedule.expr`` in

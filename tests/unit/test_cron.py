@@ -1,4 +1,5 @@
-"""Schedule grammar and next-fire computation (engine.md §6, python-api.md §15.1).
+"""Schedule grammar and next-fire computation (docs/spec/engine.md §6, docs/spec/python-api.md
+§15.1).
 
 The table tests pin honker's exact messages and the [verified] examples; the
 property tests compare :func:`honker.cron.expr.next_after` with a brute-force walk
@@ -68,7 +69,7 @@ def in_zone(*names: str) -> pytest.MarkDecorator:
 
 
 # ---------------------------------------------------------------------------
-# Exact error messages (engine.md §6.3)
+# Exact error messages (docs/spec/engine.md §6.3)
 
 ERRORS = [
     # field count
@@ -316,7 +317,7 @@ def test_rust_debug_str(text: str, debug: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# [verified] and spec examples (engine.md §6)
+# [verified] and spec examples (docs/spec/engine.md §6)
 
 
 @in_zone("UTC")

@@ -1,4 +1,4 @@
-"""``extension_info()`` and ``load_extension()`` (python-api.md §3.2–3.3).
+"""``extension_info()`` and ``load_extension()`` (docs/spec/python-api.md §3.2–3.3).
 
 honker ships a native loadable extension; this package does not need one.
 ``load_extension(conn)`` therefore registers the pure-Python SQL functions on

@@ -26,7 +26,7 @@ log = logging.getLogger("honker.database")
 # once a checkpoint got through all of it: with readers and writers always
 # overlapping (a busy web app, several worker processes) that never happens
 # and the file grows without bound (guarded by
-# tests/reliability/test_wal.py::test_wal_stays_bounded_under_constant_readers).
+# tests/sqlite/reliability/test_wal.py::test_wal_stays_bounded_under_constant_readers).
 # So, at most every WAL_CHECK_EVERY_S after a commit, the writer looks at the
 # file's size and past WAL_TRUNCATE_PAGES pages runs TRUNCATE checkpoints
 # until one gets through (readers have moved to the newest snapshot) and
@@ -94,7 +94,7 @@ class FileGuard:
         committed work silently lost. Checked at most every
         ``FILE_CHECK_EVERY_S``, and on every write once the update watcher
         has died (it notices a replaced file first) (guarded by
-        tests/reliability/test_faults.py::test_file_replaced_under_a_running_worker).
+        tests/sqlite/reliability/test_faults.py::test_file_replaced_under_a_running_worker).
         """
         now = time.monotonic()
         if now < self._file_check_at and not watcher_died:

@@ -1,6 +1,6 @@
 """Registers ``notify()`` and every ``honker_*`` SQL function on a connection.
 
-Each function is a thin adapter over the operation in :mod:`honker._engine`:
+Each function is a thin adapter over the operation in :mod:`honker.backends.sqlite.engine`:
 it checks argument types the way honker does (strict: an INTEGER argument
 accepts only INTEGER, optional ones also NULL), calls the operation on the same
 connection (so it joins the caller's transaction), and encodes JSON results
@@ -104,7 +104,7 @@ def register(conn: sqlite3.Connection, marks: queue.Watermarks | None = None) ->
     """Register every honker SQL function on ``conn`` (idempotent).
 
     ``marks`` is the connection's dead-letter watermark state (see
-    :class:`honker._engine.queue.Watermarks`); a new one is made if not given.
+    :class:`honker.backends.sqlite.engine.queue.Watermarks`); a new one is made if not given.
     """
     c = conn
     m = queue.Watermarks() if marks is None else marks

@@ -1,4 +1,4 @@
-"""Advisory locks with a TTL (engine.md §4.3). No fencing token."""
+"""Advisory locks with a TTL (docs/spec/engine.md §4.3). No fencing token."""
 
 from __future__ import annotations
 

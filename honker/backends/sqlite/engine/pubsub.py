@@ -1,4 +1,4 @@
-"""``notify()`` and notification pruning (engine.md §4.1, §5.2)."""
+"""``notify()`` and notification pruning (docs/spec/engine.md §4.1, §5.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Queue operations: the job state machine of engine.md §4.2 and §5.1.
+"""Queue operations: the job state machine of docs/spec/engine.md §4.2 and §5.1.
 
 States: a row in ``_honker_live`` is ``pending`` or ``processing``; ack deletes
 it; dead rows move to ``_honker_dead``. Attempts are counted at claim time, so

@@ -1,4 +1,4 @@
-"""Fixed-window rate limits (engine.md §4.4)."""
+"""Fixed-window rate limits (docs/spec/engine.md §4.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Job results keyed by job id (engine.md §4.5); not linked to live or dead rows."""
+"""Job results keyed by job id (docs/spec/engine.md §4.5); not linked to live or dead rows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Schedule registry and the tick (engine.md §4.7, §5.5).
+"""Schedule registry and the tick (docs/spec/engine.md §4.7, §5.5).
 
 Leader election is the Python scheduler's job; the tick itself is safe under
 concurrent tickers because it runs in the caller's write transaction and

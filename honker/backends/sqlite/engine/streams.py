@@ -1,4 +1,4 @@
-"""Durable streams with per-consumer offsets (engine.md §4.6, §5.3).
+"""Durable streams with per-consumer offsets (docs/spec/engine.md §4.6, §5.3).
 
 Offsets come from one AUTOINCREMENT counter shared by every topic.
 """

@@ -1,7 +1,7 @@
--- Every statement honker runs, by name (loaded by honker/_sql/__init__.py).
+-- Every statement honker runs, by name (loaded by honker/backends/sqlite/sql/__init__.py).
 -- Time is always SQLite's unixepoch(), the clock every other process and
--- every other honker binding compares against (engine.md §3).
--- Boundaries (engine.md §10.3): a claim is valid while claim_expires_at >= now
+-- every other honker binding compares against (docs/spec/engine.md §3).
+-- Boundaries (docs/spec/engine.md §10.3): a claim is valid while claim_expires_at >= now
 -- and reclaimable when < now; a row is expired when expires_at <= now.
 
 -- name: notify
@@ -21,7 +21,7 @@ DELETE FROM _honker_notifications
                                    ORDER BY id DESC LIMIT 1 OFFSET ?2));
 
 -- name: enqueue
--- delay wins over run_at; neither means now (engine.md §4.2). honker adds
+-- delay wins over run_at; neither means now (docs/spec/engine.md §4.2). honker adds
 -- now + delay and now + expires in Rust i64, which wraps around on overflow,
 -- where SQLite would make a REAL: a sum past 2^63-1 is wrapped the same way.
 INSERT INTO _honker_live (queue, payload, run_at, priority, max_attempts, expires_at)
@@ -34,9 +34,9 @@ VALUES (?1, ?2,
        THEN ?7 - 9223372036854775807 + unixepoch() - 9223372036854775807 - 2
        ELSE unixepoch() + ?7 END);
 
--- Dead-lettering of exhausted claimable rows (engine.md §4.2 step 1), in one
+-- Dead-lettering of exhausted claimable rows (docs/spec/engine.md §4.2 step 1), in one
 -- statement whose every branch is an index range, never a scan of the queue;
--- honker/_engine/queue.py (Watermarks) explains why this finds the same rows.
+-- honker/backends/sqlite/engine/queue.py (Watermarks) explains why this finds the same rows.
 -- The outer terms repeat honker's predicate for every candidate.
 
 -- name: deadletter_since
@@ -240,7 +240,7 @@ SELECT attempts, claim_expires_at, created_at, expires_at, id, max_attempts,
   FROM _honker_live WHERE id = ?1;
 
 -- name: next_claim_at
--- Exhausted rows are ignored: nothing can claim them (engine.md §5.1).
+-- Exhausted rows are ignored: nothing can claim them (docs/spec/engine.md §5.1).
 SELECT COALESCE(MIN(t), 0) FROM (
   SELECT * FROM (
     SELECT run_at AS t FROM _honker_live
@@ -287,7 +287,7 @@ ON CONFLICT (name, window_start) DO UPDATE SET count = count + 1 WHERE count < ?
 DELETE FROM _honker_rate_limits WHERE window_start < unixepoch() - ?1;
 
 -- name: result_save
--- On conflict created_at keeps the first insert's value (engine.md §4.5).
+-- On conflict created_at keeps the first insert's value (docs/spec/engine.md §4.5).
 INSERT INTO _honker_results (job_id, value, expires_at)
 VALUES (?1, ?2, CASE WHEN ?3 > 0 THEN unixepoch() + ?3 END)
 ON CONFLICT (job_id) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at;

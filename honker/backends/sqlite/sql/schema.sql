@@ -1,4 +1,4 @@
--- honker's on-disk schema (engine.md §2). Object names, column order, types,
+-- honker's on-disk schema (docs/spec/engine.md §2). Object names, column order, types,
 -- defaults and index definitions must match honker byte for byte in meaning:
 -- `IF NOT EXISTS` is keyed by name and would silently keep a mismatch.
 -- Statements are separated by lines holding only `-- ;`.
@@ -94,7 +94,7 @@ CREATE TABLE IF NOT EXISTS _honker_stream_consumers (
 );
 
 -- name: queue_init
--- Run by every Queue construction (engine.md §2.10): the inspection view and
+-- Run by every Queue construction (docs/spec/engine.md §2.10): the inspection view and
 -- the clean-up of layouts older than _honker_live.
 DROP VIEW IF EXISTS _honker_jobs;
 CREATE VIEW _honker_jobs AS

@@ -1,4 +1,4 @@
-"""How the update watcher notices commits: the three backends (engine.md §8).
+"""How the update watcher notices commits: the three backends (docs/spec/engine.md §8).
 
 Each backend is a *detector*: the watcher thread calls ``wait()`` in a loop
 and fires a tick whenever it returns True ("something committed since the last
@@ -213,9 +213,9 @@ class _ShmCounter:
     """The WAL-index change counter (``iChange``, offset 8 of ``-shm``).
 
     Every commit in WAL mode increments it, so a changed value means a commit
-    (engine.md §8.4). Semantics:
+    (docs/spec/engine.md §8.4). Semantics:
     - read with ``pread`` (never mmap: a shrinking file cannot SIGBUS us),
-      through the process-wide descriptor registry of :mod:`honker._shmfd`,
+      through the process-wide descriptor registry of :mod:`honker.backends.sqlite.watch.shmfd`,
       which never closes a descriptor of a live inode;
     - a recreated ``-shm`` (new inode, seen by :meth:`housekeeping`) is
       re-acquired, re-baselined, and reported as a change;

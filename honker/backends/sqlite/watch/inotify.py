@@ -2,7 +2,7 @@
 
 Only what the watcher needs: create an instance, watch a directory, read and
 decode events. Watches are made by path; inotify never opens the watched
-files, so it cannot disturb SQLite's POSIX locks (engine.md §8.4).
+files, so it cannot disturb SQLite's POSIX locks (docs/spec/engine.md §8.4).
 """
 
 from __future__ import annotations

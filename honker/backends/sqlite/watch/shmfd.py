@@ -2,7 +2,7 @@
 
 On POSIX, closing *any* descriptor of an inode drops *every* fcntl lock the
 process holds on it, including SQLite's WAL-index and DMS locks (honker issue
-#80, engine.md §8.4). So this module opens each ``-shm`` inode at most once per
+#80, docs/spec/engine.md §8.4). So this module opens each ``-shm`` inode at most once per
 process, shares the descriptor between watchers, finds an existing one with
 ``stat()`` before any ``open()``, and closes a descriptor only once its inode
 has no name left (``st_nlink == 0``) and no watcher uses it.

@@ -1,7 +1,7 @@
 """The update watcher: one background thread per Database that notices commits.
 
 How it notices a commit from any connection in any process is the backend's
-business (:mod:`honker._detectors`: data_version polling, the ``-shm`` change
+business (:mod:`honker.backends.sqlite.watch.detectors`: data_version polling, the ``-shm`` change
 counter, or inotify confirmed by data_version); this module runs the thread,
 checks the file's identity, and fans a "something committed, re-read" tick out
 to every subscriber. There is no thread per subscriber: a tick sets a flag on each
@@ -244,12 +244,12 @@ class UpdateWatcher:
     """The watcher thread for one database file and its subscribers.
 
     ``backend`` is ``"polling"``, ``"shm"`` or ``"kernel"`` (see
-    :mod:`honker._detectors`); the thread runs the backend's ``wait()`` in a
+    :mod:`honker.backends.sqlite.watch.detectors`); the thread runs the backend's ``wait()`` in a
     loop, fires on every change it reports, and checks the file's identity
     every 100 ms.
 
     With the kernel backend, a coroutine waiting in an event loop is woken by
-    that loop itself (:class:`~honker._detectors.LoopWaker`, one per loop,
+    that loop itself (:class:`~honker.backends.sqlite.watch.detectors.LoopWaker`, one per loop,
     armed only while someone waits), and the thread watches kernel events
     only while a waiter it must serve is blocked (``wait_sync``, or a loop
     without ``add_reader``); its safety check runs regardless.
@@ -478,7 +478,8 @@ class UpdateWatcher:
             except FileNotFoundError:
                 # Deleted: unlike honker (which only wakes), die, so waiting
                 # iterators stop instead of working on a file nobody can reopen
-                # (tests/reliability/test_faults.py::test_file_deleted_under_a_running_worker).
+                # (tests/sqlite/reliability/test_faults.py::
+                # test_file_deleted_under_a_running_worker).
                 raise _FileReplaced(
                     f"honker: database file deleted: {_rust_debug(self.path)}. The watcher "
                     "cannot recover; close the Database and reopen with honker.open()."
