@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigError, ParameterError
-from ._worker import _compute_delay
+from ._worker import _compute_delay, _retry_or_fail
 
 if TYPE_CHECKING:
     from ._database import Database
@@ -168,7 +168,7 @@ class Outbox:
                         "; dead-lettered" if final else f"; retry in {delay}s",
                         exc,
                     )
-                    job.retry(delay_s=delay, error=f"{exc}\n{traceback.format_exc()}")
+                    _retry_or_fail(job, f"{exc}\n{traceback.format_exc()}", delay, None)
         finally:
             claims.close()
 

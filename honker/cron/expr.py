@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from .._errors import ScheduleError
+from .._marshal import I64_MAX, I64_MIN
 
 __all__ = [
     "CalendarSchedule",
@@ -36,8 +37,6 @@ __all__ = [
     "parse",
 ]
 
-_I64_MIN = -(2**63)
-_I64_MAX = 2**63 - 1
 _U32_MAX = 2**32 - 1
 
 # chrono 0.4.45's NaiveDate spans years -262143..=262142 (its MIN/MAX keep a
@@ -214,7 +213,7 @@ class IntervalSchedule:
             ScheduleError: the sum leaves the signed 64-bit range.
         """
         result = from_unix + self.seconds
-        if not _I64_MIN <= result <= _I64_MAX:
+        if not I64_MIN <= result <= I64_MAX:
             raise ScheduleError(
                 f"next interval overflows unix timestamp for {_rust_debug_str(self.expr)}"
             )
@@ -416,8 +415,8 @@ def _parse_interval(rest: str) -> int:
     significant = body[:end].lstrip("0")
     # honker parses the count as i64; only digits are present, so the sole
     # failure is overflow (checked on length first to keep int() cheap).
-    count = int(significant or "0") if len(significant) <= 19 else _I64_MAX + 1
-    if count > _I64_MAX:
+    count = int(significant or "0") if len(significant) <= 19 else I64_MAX + 1
+    if count > I64_MAX:
         raise ScheduleError(f"interval count must be an integer: {_rust_debug_str(body)}")
     if count == 0:
         raise ScheduleError(f"interval count must be positive: {_rust_debug_str(body)}")
@@ -428,7 +427,7 @@ def _parse_interval(rest: str) -> int:
             f"unsupported interval unit {_rust_debug_str(unit)}; expected one of s, m, h, d"
         )
     seconds = count * multiplier
-    if seconds > _I64_MAX:
+    if seconds > I64_MAX:
         raise ScheduleError(f"interval is too large: {_rust_debug_str(body)}")
     return seconds
 
@@ -503,7 +502,7 @@ def next_after(expr: str, from_unix: int) -> int:
 
 def _check_timestamp(from_unix: int) -> None:
     # honker takes an SQL INTEGER (i64); anything wider cannot reach it.
-    if not _I64_MIN <= from_unix <= _I64_MAX:
+    if not I64_MIN <= from_unix <= I64_MAX:
         raise ScheduleError(f"invalid timestamp: {from_unix}")
 
 

@@ -24,6 +24,7 @@ import urllib.parse
 from typing import Any
 
 from ..._errors import InspectError
+from .sql import Q
 
 HONKER_TABLES = (
     "_honker_live",
@@ -58,13 +59,13 @@ def open_readonly(path: str) -> sqlite3.Connection:
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
-    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    rows = conn.execute(Q["inspect_tables"]).fetchall()
     return {r[0] for r in rows}
 
 
 def db_now(conn: sqlite3.Connection) -> int:
     """SQLite's current unix second."""
-    return int(conn.execute("SELECT unixepoch()").fetchone()[0])
+    return int(conn.execute(Q["now"]).fetchone()[0])
 
 
 def queue_counts(conn: sqlite3.Connection, now: int | None = None) -> list[dict[str, Any]]:
@@ -84,19 +85,12 @@ def queue_counts(conn: sqlite3.Connection, now: int | None = None) -> list[dict[
 
     if "_honker_live" in tables:
         for name, pending, processing, delayed in conn.execute(
-            """
-            SELECT queue,
-                   SUM(state = 'pending' AND run_at <= :now),
-                   SUM(state = 'processing'),
-                   SUM(state = 'pending' AND run_at > :now)
-              FROM _honker_live GROUP BY queue
-            """,
-            {"now": now},
+            Q["inspect_queue_counts"], {"now": now}
         ):
             r = row(name)
             r["pending"], r["processing"], r["delayed"] = pending, processing, delayed
     if "_honker_dead" in tables:
-        for name, dead in conn.execute("SELECT queue, COUNT(*) FROM _honker_dead GROUP BY queue"):
+        for name, dead in conn.execute(Q["inspect_dead_counts"]):
             row(name)["dead"] = dead
     return [counts[name] for name in sorted(counts)]
 
@@ -105,14 +99,7 @@ def dead_letters(conn: sqlite3.Connection, queue: str, limit: int) -> list[dict[
     """The newest ``limit`` dead rows of ``queue`` (most recent death first)."""
     if "_honker_dead" not in _tables(conn):
         return []
-    cur = conn.execute(
-        """
-        SELECT id, queue, attempts, max_attempts, died_at, last_error, payload
-          FROM _honker_dead WHERE queue = ?
-         ORDER BY died_at DESC, id DESC LIMIT ?
-        """,
-        (queue, int(limit)),
-    )
+    cur = conn.execute(Q["inspect_dead_letters"], (queue, int(limit)))
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r, strict=True)) for r in cur]
 
@@ -130,23 +117,16 @@ def stream_lags(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         return []
     topics = {
         topic: (max_offset, events)
-        for topic, max_offset, events in conn.execute(
-            'SELECT topic, MAX("offset"), COUNT(*) FROM _honker_stream GROUP BY topic'
-        )
+        for topic, max_offset, events in conn.execute(Q["inspect_topics"])
     }
     consumers: list[tuple[str, str, int]] = []
     if "_honker_stream_consumers" in tables:
-        consumers = conn.execute(
-            'SELECT topic, name, "offset" FROM _honker_stream_consumers ORDER BY topic, name'
-        ).fetchall()
+        consumers = conn.execute(Q["inspect_consumers"]).fetchall()
     out: list[dict[str, Any]] = []
     consumed = {topic for topic, _, _ in consumers}
     for topic, name, offset in consumers:
         max_offset = topics.get(topic, (0, 0))[0]
-        lag = conn.execute(
-            'SELECT COUNT(*) FROM _honker_stream WHERE topic = ? AND "offset" > ?',
-            (topic, offset),
-        ).fetchone()[0]
+        lag = conn.execute(Q["inspect_lag"], (topic, offset)).fetchone()[0]
         out.append(
             {
                 "topic": topic,
@@ -175,12 +155,7 @@ def schedules(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Every registered periodic task, by name: queue, cron_expr, enabled, next_fire_at."""
     if "_honker_scheduler_tasks" not in _tables(conn):
         return []
-    cur = conn.execute(
-        """
-        SELECT name, queue, cron_expr, enabled, next_fire_at, priority, expires_s, max_attempts
-          FROM _honker_scheduler_tasks ORDER BY name
-        """
-    )
+    cur = conn.execute(Q["inspect_schedules"])
     cols = [d[0] for d in cur.description]
     rows = [dict(zip(cols, r, strict=True)) for r in cur]
     for r in rows:

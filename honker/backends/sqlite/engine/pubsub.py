@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from ...._marshal import I64_MAX
 from ..sql import Q
-
-I64_MAX = 2**63 - 1
 
 
 def notify(conn: sqlite3.Connection, channel: str, payload: str) -> int:

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from typing import Any
 
+from ...._marshal import I64_MAX, I64_MIN
 from ...base import ClaimRow
 from ..sql import Q
 
@@ -48,7 +49,6 @@ def enqueue(
 
 
 FULL_PASS_EVERY_S = 60.0
-I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 
 
 class Watermarks:

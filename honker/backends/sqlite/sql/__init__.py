@@ -38,7 +38,11 @@ def _statements(body: str) -> list[str]:
 
 
 SCHEMA: dict[str, list[str]] = {k: _statements(v) for k, v in _sections("schema.sql").items()}
-Q: dict[str, str] = {k: _strip_comments(v).rstrip(";") for k, v in _sections("queries.sql").items()}
+Q: dict[str, str] = {
+    k: _strip_comments(v).rstrip(";")
+    for filename in ("queries.sql", "inspect.sql")
+    for k, v in _sections(filename).items()
+}
 
 _ADDS_COLUMN = re.compile(r"^-- adds-column: (\w+)\.(\w+)\s*$", re.MULTILINE)
 _MIGRATION_FILE = re.compile(r"^(\d{3})_(\w+)\.sql$")
