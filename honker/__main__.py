@@ -7,7 +7,9 @@ Subcommands:
   :func:`honker.run_workers` until SIGINT/SIGTERM; claims in flight are
   handed back for an immediate retry;
 - ``queues PATH``, ``dead PATH QUEUE``, ``streams PATH``, ``schedules PATH``
-  inspect a database file read-only (aligned tables, or ``--json``).
+  inspect a database file read-only (aligned tables, or ``--json``);
+- ``jobs PATH QUEUE``, ``requeue PATH QUEUE``, ``delete-dead PATH QUEUE``
+  list and manage jobs (``honker/_cli_manage.py``).
 
 Exit status: 0 on success, 1 when the target or database can't be used or
 no task is registered, 2 for usage errors (argparse's convention). This
@@ -29,8 +31,12 @@ import signal
 import sys
 import traceback
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
+
+from . import _cli_manage
+from ._cli_format import error as _error
+from ._cli_format import local as _local
+from ._cli_format import table as _table
 
 DEFAULT_DEAD_LIMIT = 20
 
@@ -107,6 +113,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     inspector("streams", "per stream topic and consumer: saved offset, newest offset, lag")
     inspector("schedules", "the registered periodic tasks and their next fire time")
+    _cli_manage.add_parsers(sub)
     return parser
 
 
@@ -116,14 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command
     if command == "worker":
         return _worker(args)
+    if command in _cli_manage.COMMANDS:
+        return _cli_manage.run(args)
     return _inspect_command(args)
 
 
 # -- worker -----------------------------------------------------------------------
-
-
-def _error(command: str, message: str) -> None:
-    print(f"honker {command}: error: {message}", file=sys.stderr)
 
 
 def _load_target(target: str) -> tuple[Any, int]:
@@ -327,39 +332,6 @@ def _inspect_command(args: argparse.Namespace) -> int:
     else:
         print(f"({empty})")
     return 0
-
-
-def _local(unix: int | None) -> str:
-    if unix is None:
-        return "-"
-    return datetime.fromtimestamp(int(unix)).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
-    """Aligned plain text: numbers right-aligned, text left-aligned."""
-
-    def cell(value: Any) -> str:
-        if value is None:
-            return "-"
-        if isinstance(value, bool):
-            return "yes" if value else "no"
-        return str(value)
-
-    cells = [[cell(r[key]) for _, key in columns] for r in rows]
-    numeric = [
-        all(isinstance(r[key], int) and not isinstance(r[key], bool) for r in rows)
-        for _, key in columns
-    ]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (h, _) in enumerate(columns)]
-
-    def line(values: list[str]) -> str:
-        parts = [
-            v.rjust(w) if num else v.ljust(w)
-            for v, w, num in zip(values, widths, numeric, strict=True)
-        ]
-        return "  ".join(parts).rstrip()
-
-    return "\n".join([line([h for h, _ in columns]), *(line(c) for c in cells)])
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import _results, _txjoin
+from . import _manage, _results, _txjoin
 from ._errors import ConfigError, HonkerError, ParameterError, QueueInTransactionError
 from ._marshal import (
     NOT_DECODED,
@@ -254,6 +254,88 @@ class Queue:
     def sweep_results(self) -> int:
         """Delete every expired result in the database; returns the count."""
         return _results.sweep(self.db)
+
+    # -- job management (honker/_manage.py) ------------------------------------
+    def stats(self, *, tx: Any = None) -> dict[str, Any]:
+        """Counts of ``pending`` (due now), ``delayed``, ``processing`` and ``dead``
+        jobs, and ``oldest_due_age_s`` (how long the oldest due job has waited,
+        in seconds; None when nothing is due).
+
+        Example::
+
+            q.stats()   # {'pending': 3, 'delayed': 1, 'processing': 2, 'dead': 0, ...}
+        """
+        return _manage.stats(self.db, self.name, tx)
+
+    def jobs(
+        self,
+        *,
+        state: str | None = None,
+        limit: int = 100,
+        after_id: int | None = None,
+        where: dict[str, Any] | None = None,
+        tx: Any = None,
+    ) -> list[dict[str, Any]]:
+        """A page of this queue's jobs, as plain dicts in id order.
+
+        Semantics:
+        - ``state``: ``"pending"`` (due now), ``"delayed"``, ``"processing"``,
+          ``"dead"``, or None for all;
+        - keyset paging: pass the last row's ``id`` as ``after_id`` for the
+          next page; pages stay consistent while jobs come and go;
+        - ``where``: ``{"$.user_id": 42}`` matches payloads by JSON path
+          (SQLite's JSON comparison; several keys are ANDed);
+        - keys: the job's columns, ``payload`` decoded, plus ``last_error``
+          and ``died_at`` (dead jobs; None otherwise).
+
+        Example::
+
+            page = q.jobs(state="dead", limit=50)
+            more = q.jobs(state="dead", limit=50, after_id=page[-1]["id"])
+        """
+        return _manage.jobs(self.db, self.name, state, limit, after_id, where, tx)
+
+    def requeue_dead(
+        self,
+        job_ids: Any = None,
+        *,
+        where: dict[str, Any] | None = None,
+        limit: int | None = None,
+        tx: Any = None,
+    ) -> int:
+        """Move dead jobs back to pending, due now, with attempts 0; returns how many.
+
+        Semantics: ``job_ids`` (an iterable of ids), ``where`` and ``limit``
+        narrow the selection; none of them means every dead job of the queue.
+        Id, payload, priority, max_attempts and created_at are kept;
+        ``last_error`` is dropped (the live table has no column for it).
+        """
+        return _manage.requeue_dead(self.db, self.name, job_ids, where, limit, tx)
+
+    def delete_dead(
+        self,
+        job_ids: Any = None,
+        *,
+        where: dict[str, Any] | None = None,
+        older_than_s: float | None = None,
+        tx: Any = None,
+    ) -> int:
+        """Delete dead jobs for good; returns how many. No arguments: all of the queue's."""
+        return _manage.delete_dead(self.db, self.name, job_ids, where, older_than_s, tx)
+
+    def run_now(self, job_id: int, *, tx: Any = None) -> bool:
+        """Make a delayed job due now; False if ``job_id`` is not a delayed job here."""
+        return _manage.run_now(self.db, self.name, job_id, tx)
+
+    def cancel_where(self, where: dict[str, Any], *, tx: Any = None) -> int:
+        """Cancel (delete) the pending jobs, due or delayed, whose payload matches
+        ``where``; claimed jobs are left to finish. Returns how many.
+
+        Example::
+
+            q.cancel_where({"$.order_id": 1234})   # the order was deleted
+        """
+        return _manage.cancel_where(self.db, self.name, where, tx)
 
     # -- tasks (honker._tasks) ------------------------------------------------
     def task(self, name: str | None = None, **kwargs: Any) -> Any:

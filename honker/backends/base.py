@@ -50,6 +50,24 @@ JOB_COLUMNS = (
     "state",
     "worker_id",
 )
+# The keys of ``Queue.jobs()`` rows: a live or dead job, whatever its state.
+MANAGED_JOB_COLUMNS = (
+    "id",
+    "queue",
+    "payload",
+    "state",
+    "priority",
+    "run_at",
+    "worker_id",
+    "claim_expires_at",
+    "attempts",
+    "max_attempts",
+    "created_at",
+    "expires_at",
+    "last_error",
+    "died_at",
+)
+JOB_STATES = ("pending", "delayed", "processing", "dead")
 # The keys of ``Scheduler.list()`` rows: alphabetical, as honker's JSON keys.
 SCHEDULE_COLUMNS = (
     "cron_expr",
@@ -119,6 +137,26 @@ class Ops(Protocol):
     def cancel(self, job_id: int) -> int: ...
     def get_job(self, job_id: int) -> tuple[Any, ...] | None: ...
     def sweep_expired(self, queue: str) -> int: ...
+
+    # -- job management ---------------------------------------------------------
+    # ``where`` is None or a JSON object text mapping JSON paths to values;
+    # rows are in MANAGED_JOB_COLUMNS order, by id.
+    def queue_stats(self, queue: str) -> dict[str, Any]: ...
+    def list_jobs(
+        self, queue: str, state: str | None, limit: int, after_id: int, where: str | None
+    ) -> list[tuple[Any, ...]]: ...
+    def dead_ids(
+        self,
+        queue: str,
+        ids: Sequence[int] | None,
+        where: str | None,
+        older_than_s: int | None,
+        limit: int,
+    ) -> list[int]: ...
+    def requeue_dead(self, ids: Sequence[int]) -> int: ...
+    def delete_dead(self, ids: Sequence[int]) -> int: ...
+    def run_now(self, queue: str, job_id: int) -> int: ...
+    def cancel_where(self, queue: str, where: str) -> int: ...
 
     # -- results --------------------------------------------------------------
     def save_result(self, job_id: int, value: str, ttl_s: int) -> Any: ...

@@ -23,6 +23,13 @@ EXPECTED = {
     "scheduler.py": ["fired: {'kind': 'ping'}"],
     "tasks.py": ["add(2, 3) = 5", "flaky(1) = ok after 2 attempts", "add.call_local(4, 5) = 9"],
     "outbox.py": ["attempts: 2 delivered: 1"],
+    "manage.py": [
+        "'pending': 2, 'delayed': 1, 'processing': 0, 'dead': 1",
+        "dead: 1 {'user_id': 1, 'subject': 'welcome'} smtp down",
+        "requeued: 1",
+        "cancelled for user 2: 2",
+        "left: ['welcome', 'receipt']",
+    ],
 }
 
 

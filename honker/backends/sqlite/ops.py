@@ -85,6 +85,61 @@ class SQLiteOps:
     def sweep_expired(self, queue: str) -> int:
         return jobs.sweep_expired(self.conn, queue)
 
+    # -- job management (sql/manage.sql) ---------------------------------------
+    def queue_stats(self, queue: str) -> dict[str, Any]:
+        cur = self.conn.execute(Q["manage_stats"], {"queue": queue})
+        return dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
+
+    def list_jobs(
+        self, queue: str, state: str | None, limit: int, after_id: int, where: str | None
+    ) -> list[tuple[Any, ...]]:
+        args = {"queue": queue, "after": after_id, "limit": limit, "where": where}
+        live = [] if state == "dead" else self._rows("manage_jobs_live", {**args, "state": state})
+        if state not in (None, "dead"):
+            return live
+        dead = self._rows("manage_jobs_dead", args)
+        return sorted(live + dead)[:limit] if state is None else dead
+
+    def _rows(self, name: str, args: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return self.conn.execute(Q[name], args).fetchall()
+
+    def dead_ids(
+        self,
+        queue: str,
+        ids: Sequence[int] | None,
+        where: str | None,
+        older_than_s: int | None,
+        limit: int,
+    ) -> list[int]:
+        args = {
+            "queue": queue,
+            "ids": None if ids is None else json.dumps(list(ids)),
+            "where": where,
+            "older_than_s": older_than_s,
+            "limit": limit,
+        }
+        return [row[0] for row in self.conn.execute(Q["manage_dead_ids"], args)]
+
+    def requeue_dead(self, ids: Sequence[int]) -> int:
+        if not ids:
+            return 0
+        text = json.dumps(list(ids))
+        moved = self.conn.execute(Q["manage_requeue"], {"ids": text}).rowcount
+        self.conn.execute(Q["manage_delete_dead"], {"ids": text})
+        return moved
+
+    def delete_dead(self, ids: Sequence[int]) -> int:
+        if not ids:
+            return 0
+        return self.conn.execute(Q["manage_delete_dead"], {"ids": json.dumps(list(ids))}).rowcount
+
+    def run_now(self, queue: str, job_id: int) -> int:
+        return self.conn.execute(Q["manage_run_now"], {"queue": queue, "id": job_id}).rowcount
+
+    def cancel_where(self, queue: str, where: str) -> int:
+        args = {"queue": queue, "where": where}
+        return self.conn.execute(Q["manage_cancel_where"], args).rowcount
+
     # -- results --------------------------------------------------------------
     def save_result(self, job_id: int, value: str, ttl_s: int) -> Any:
         return results.save(self.conn, job_id, value, ttl_s)
