@@ -1,4 +1,4 @@
-"""Job management from the command line: ``honker jobs|requeue|delete-dead``.
+"""Job management from the command line: ``honker jobs|requeue|delete-dead|pause|resume``.
 
 Each command opens the database file (which must exist) with ``honker.open``
 and calls the job-management API (``honker/_manage.py``). A command that
@@ -91,8 +91,17 @@ def add_parsers(sub: Any) -> None:
                 "--older-than-s", type=int, metavar="S", help="only jobs dead for over S seconds"
             )
 
+    for name, help_text in (
+        ("pause", "stop every claim from QUEUE, in every process, until resume"),
+        ("resume", "claim from a paused QUEUE again"),
+    ):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("path", metavar="PATH", help="the database file (must exist)")
+        p.add_argument("queue", metavar="QUEUE", help="queue name")
+        p.add_argument("--json", action="store_true", help="print JSON")
 
-COMMANDS = ("jobs", "requeue", "delete-dead")
+
+COMMANDS = ("jobs", "requeue", "delete-dead", "pause", "resume")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isfile(args.path):
         error(command, f"no such database file: {args.path}")
         return 1
-    where = dict(args.where) if args.where else None
+    pairs = getattr(args, "where", None)
+    where = dict(pairs) if pairs else None
     try:
         db = honker.open(args.path)
     except HonkerError as exc:
@@ -113,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
         q = db.queue(args.queue)
         if command == "jobs":
             return _jobs(q, args, where)
+        if command in ("pause", "resume"):
+            return _pause(q, args)
         return _bulk(q, args, where)
     except (HonkerError, ValueError, TypeError) as exc:
         error(command, str(exc))
@@ -170,6 +182,17 @@ def _bulk(q: Any, args: argparse.Namespace, where: dict[str, Any] | None) -> int
     else:
         done = q.delete_dead(ids, where=where, older_than_s=older)
     return _report(args, verb, done)
+
+
+def _pause(q: Any, args: argparse.Namespace) -> int:
+    changed = q.pause() if args.command == "pause" else q.resume()
+    paused = args.command == "pause"
+    if args.json:
+        print(json.dumps({"queue": q.name, "paused": paused, "changed": changed}))
+    else:
+        state = "paused" if paused else "running"
+        print(f"queue {q.name!r} {'is now' if changed else 'was already'} {state}")
+    return 0
 
 
 def _report(args: argparse.Namespace, verb: str, n: int) -> int:

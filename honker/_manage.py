@@ -77,7 +77,8 @@ def _run(db: Database, tx: Any, fn: Any, *, read: bool = False) -> Any:
 
 def stats(db: Database, queue: str, tx: Any = None) -> dict[str, Any]:
     """Counts of ``pending`` (due now), ``delayed``, ``processing`` and ``dead`` jobs,
-    and ``oldest_due_age_s`` (seconds the oldest due job has waited; None if none)."""
+    ``oldest_due_age_s`` (seconds the oldest due job has waited; None if none)
+    and ``paused``."""
     return dict(_run(db, tx, lambda o: o.queue_stats(queue), read=True))
 
 
@@ -157,6 +158,15 @@ def run_now(db: Database, queue: str, job_id: int, tx: Any = None) -> bool:
     """Make a delayed job due now; False if it is not a delayed job of ``queue``."""
     job = int_arg("job_id", job_id)
     return bool(_run(db, tx, lambda o: o.run_now(queue, job)))
+
+
+def set_paused(db: Database, queue: str, paused: bool, tx: Any = None) -> bool:
+    """Pause or resume ``queue``; True if that changed its state."""
+    return bool(_run(db, tx, lambda o: o.set_paused(queue, paused)))
+
+
+def is_paused(db: Database, queue: str) -> bool:
+    return bool(_run(db, None, lambda o: o.is_paused(queue), read=True))
 
 
 def cancel_where(db: Database, queue: str, where: Any, tx: Any = None) -> int:

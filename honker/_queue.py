@@ -327,6 +327,26 @@ class Queue:
         """Make a delayed job due now; False if ``job_id`` is not a delayed job here."""
         return _manage.run_now(self.db, self.name, job_id, tx)
 
+    def pause(self, *, tx: Any = None) -> bool:
+        """Stop every claim from this queue, in every process, until :meth:`resume`.
+
+        Semantics: jobs already claimed finish normally (ack, retry, fail and
+        heartbeat work); enqueue still works; the pause is stored in the
+        database (honker-py's side table ``_honkerpy_paused``), so it
+        survives restarts. honker's native engine does not know the flag and
+        keeps claiming. Returns True if the queue was running.
+        """
+        return _manage.set_paused(self.db, self.name, True, tx)
+
+    def resume(self, *, tx: Any = None) -> bool:
+        """Claim from this queue again (waiting workers wake); True if it was paused."""
+        return _manage.set_paused(self.db, self.name, False, tx)
+
+    @property
+    def paused(self) -> bool:
+        """Whether the queue is paused (read from the database, any process's pause)."""
+        return _manage.is_paused(self.db, self.name)
+
     def cancel_where(self, where: dict[str, Any], *, tx: Any = None) -> int:
         """Cancel (delete) the pending jobs, due or delayed, whose payload matches
         ``where``; claimed jobs are left to finish. Returns how many.

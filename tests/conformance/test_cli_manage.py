@@ -136,3 +136,13 @@ def test_a_destructive_command_without_a_terminal_refuses(
     assert done.returncode == 1
     assert "would delete 3 dead job(s); pass --yes" in done.stderr
     assert _stats(path)["dead"] == 3
+
+
+def test_pause_and_resume(run: Run, dead_db: tuple[str, list[int]]) -> None:
+    path, _ = dead_db
+    assert run("pause", path, "mail") == (0, "queue 'mail' is now paused\n", "")
+    assert run("pause", path, "mail") == (0, "queue 'mail' was already paused\n", "")
+    assert _stats(path)["paused"] is True
+    status, out, _ = run("resume", path, "mail", "--json")
+    assert (status, json.loads(out)) == (0, {"queue": "mail", "paused": False, "changed": True})
+    assert _stats(path)["paused"] is False

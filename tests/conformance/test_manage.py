@@ -23,7 +23,8 @@ def _dead(db: honker.Database, q: honker.Queue, *payloads: Any) -> list[int]:
 def test_stats_counts_each_state_and_the_oldest_due_age(db: honker.Database) -> None:
     q = db.queue("q")
     assert q.stats() == {
-        "pending": 0, "delayed": 0, "processing": 0, "dead": 0, "oldest_due_age_s": None
+        "pending": 0, "delayed": 0, "processing": 0, "dead": 0, "oldest_due_age_s": None,
+        "paused": False,
     }  # fmt: skip
     first = q.enqueue(1)
     q.enqueue(2)
@@ -35,7 +36,8 @@ def test_stats_counts_each_state_and_the_oldest_due_age(db: honker.Database) -> 
             "AND run_at <= unixepoch()")  # fmt: skip
     stats = q.stats()
     assert stats == {
-        "pending": 2, "delayed": 1, "processing": 1, "dead": 1, "oldest_due_age_s": 90
+        "pending": 2, "delayed": 1, "processing": 1, "dead": 1, "oldest_due_age_s": 90,
+        "paused": False,
     }, stats  # fmt: skip
     assert first  # ids are positive
     assert db.queue("other").stats()["pending"] == 0, "per queue"

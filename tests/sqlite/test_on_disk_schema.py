@@ -140,6 +140,9 @@ MASTER_ORDER = [
     "_honker_stream_topic",
     "_honker_stream_consumers",
     "sqlite_autoindex__honker_stream_consumers_1",
+    # honker-py's own side table (sql/migrations/003_paused_queues.sql), after honker's
+    "_honkerpy_paused",
+    "sqlite_autoindex__honkerpy_paused_1",
 ]
 
 AUTOINCREMENT = {"_honker_notifications", "_honker_live", "_honker_stream"}

@@ -92,4 +92,5 @@ def load_extension(conn: Any) -> None:
     from .engine import schema
 
     schema.install_notifications(conn)
+    schema.install_side_tables(conn)  # the claim's pause check reads _honkerpy_paused
     _functions.register(conn)

@@ -88,7 +88,9 @@ class SQLiteOps:
     # -- job management (sql/manage.sql) ---------------------------------------
     def queue_stats(self, queue: str) -> dict[str, Any]:
         cur = self.conn.execute(Q["manage_stats"], {"queue": queue})
-        return dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
+        stats = dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
+        stats["paused"] = bool(stats["paused"])
+        return stats
 
     def list_jobs(
         self, queue: str, state: str | None, limit: int, after_id: int, where: str | None
@@ -135,6 +137,12 @@ class SQLiteOps:
 
     def run_now(self, queue: str, job_id: int) -> int:
         return self.conn.execute(Q["manage_run_now"], {"queue": queue, "id": job_id}).rowcount
+
+    def set_paused(self, queue: str, paused: bool) -> int:
+        return self.conn.execute(Q["queue_pause" if paused else "queue_resume"], (queue,)).rowcount
+
+    def is_paused(self, queue: str) -> bool:
+        return bool(self.conn.execute(Q["queue_paused"], (queue,)).fetchone()[0])
 
     def cancel_where(self, queue: str, where: str) -> int:
         args = {"queue": queue, "where": where}

@@ -240,17 +240,36 @@ def partial_where(sql: str | None) -> str | None:
     return _norm_ws(m.group(1)) if m else None
 
 
+SIDE_PREFIX = "_honkerpy_"
+# honker-py's side tables (new state of its own; honker's tables stay as they are).
+SIDE_OBJECTS = [("table", "_honkerpy_paused"), ("index", "sqlite_autoindex__honkerpy_paused_1")]
+
+
+def side_objects(path: str) -> list[tuple[str, str]]:
+    """The ``_honkerpy_*`` tables and indexes of ``path``, in sqlite_master order."""
+    with raw(path) as conn:
+        return conn.execute(
+            "SELECT type, name FROM sqlite_master WHERE tbl_name LIKE '\\_honkerpy\\_%' "
+            "ESCAPE '\\' ORDER BY rowid"
+        ).fetchall()
+
+
 def schema(path: str, prefix: str = "_honker_") -> dict[str, Any]:
-    """A comparable description of every ``prefix*`` table, index and view.
+    """A comparable description of every ``prefix*`` table, index and view
+    (honker-py's ``_honkerpy_*`` side tables left out: see ``side_objects``).
 
     Per table: ``pragma_table_info`` rows and ``pragma_index_list``; per index
     ``pragma_index_xinfo`` and the partial-index WHERE text; per view its
     normalised SQL. Plus the ``sqlite_master`` order and file-level settings.
     """
     with raw(path) as conn:
-        master = conn.execute(
-            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"
-        ).fetchall()
+        master = [
+            m
+            for m in conn.execute(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"
+            ).fetchall()
+            if not m[2].startswith(SIDE_PREFIX)  # honker-py's own side tables
+        ]
         ours = [m for m in master if m[2].startswith(prefix) or m[1].startswith(prefix)]
         out: dict[str, Any] = {
             "master_order": [(t, n, tbl) for t, n, tbl, _ in master],

@@ -7,14 +7,27 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from interop_support import NodeSide, PySide, dump, raw, raw_one, raw_rows, schema
+from interop_support import (
+    SIDE_OBJECTS,
+    SIDE_PREFIX,
+    NodeSide,
+    PySide,
+    dump,
+    raw,
+    raw_one,
+    raw_rows,
+    schema,
+    side_objects,
+)
 
 
 def _master_sql(path: str) -> list[tuple[Any, ...]]:
+    """honker's objects (honker-py's side tables left out)."""
     with raw(path) as conn:
-        return conn.execute(
+        rows = conn.execute(
             "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"
         ).fetchall()
+    return [r for r in rows if not r[2].startswith(SIDE_PREFIX)]
 
 
 def test_fresh_files_have_identical_schemas(node: Any, open_db: Any, tmp_path: Path) -> None:
@@ -25,6 +38,9 @@ def test_fresh_files_have_identical_schemas(node: Any, open_db: Any, tmp_path: P
 
     a, b = schema(theirs), schema(ours)
     assert a == b
+    # Beside honker's objects, ours has only its own side tables, after them.
+    assert side_objects(theirs) == []
+    assert side_objects(ours) == SIDE_OBJECTS
     # The comparison above covered every honker object honker creates.
     names = {k.split(" ", 1)[1] for k in a if k.startswith(("table ", "index "))}
     assert names >= {
@@ -62,6 +78,8 @@ def test_each_engine_opens_the_others_file_unchanged(
 
     assert _master_sql(theirs) == before_theirs
     assert _master_sql(ours) == before_ours
+    # Opening honker's file adds honker-py's side tables, and nothing else.
+    assert side_objects(theirs) == SIDE_OBJECTS
 
 
 def test_queue_view_created_by_python_is_readable_by_node(

@@ -149,6 +149,8 @@ def claim_batch(
     """``honker_claim_batch``: dead-letter exhausted claimables, then claim up to n.
 
     Semantics:
+    - a paused queue (a row in ``_honkerpy_paused``, honker-py's side table)
+      claims nothing;
     - a negative ``n`` means no limit; ``0`` claims nothing (the dead-letter
       pass still runs, as in honker);
     - rows are chosen by ``priority DESC, run_at, id`` but returned in the
@@ -178,6 +180,8 @@ def claim_batch(
         else:
             _deadletter_exhausted(conn, queue, marks)
     claimed: list[ClaimRow] = [row[:6] for row in rows]
+    if not claimed and conn.execute(Q["queue_paused"], (queue,)).fetchone()[0]:
+        return claimed  # paused: claim_top claimed nothing, and nothing below either
     if len(claimed) < n:
         # Walk the levels; rows just claimed are no longer claimable.
         ids = _pick(conn, queue, n - len(claimed))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from ..sql import MIGRATIONS, SCHEMA, Q
+from ..sql import MIGRATIONS, SCHEMA, Migration, Q
 
 
 def install_notifications(conn: sqlite3.Connection) -> None:
@@ -18,8 +18,22 @@ def bootstrap(conn: sqlite3.Connection) -> int:
     """``honker_bootstrap()``: every table but notifications, then migrations."""
     for stmt in SCHEMA["bootstrap"]:
         conn.execute(stmt)
-    for migration in MIGRATIONS:
-        row = conn.execute(Q["column_exists"], (migration.table, migration.column)).fetchone()
+    _migrate(conn, MIGRATIONS)
+    return 1
+
+
+def install_side_tables(conn: sqlite3.Connection) -> None:
+    """honker-py's own tables (``_honkerpy_*``), for ``load_extension``."""
+    _migrate(conn, [m for m in MIGRATIONS if m.column is None])
+
+
+def _migrate(conn: sqlite3.Connection, migrations: list[Migration]) -> None:
+    """Apply each migration whose column (or table) is missing, in number order."""
+    for migration in migrations:
+        if migration.column is None:
+            row = conn.execute(Q["table_exists"], (migration.table,)).fetchone()
+        else:
+            row = conn.execute(Q["column_exists"], (migration.table, migration.column)).fetchone()
         if row is None:
             try:
                 for stmt in migration.statements:
@@ -28,7 +42,6 @@ def bootstrap(conn: sqlite3.Connection) -> int:
                 # Another process migrated between our check and our ALTER.
                 if "duplicate column" not in str(exc).lower():
                     raise
-    return 1
 
 
 def install_all(conn: sqlite3.Connection) -> None:

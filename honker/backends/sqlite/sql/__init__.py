@@ -44,18 +44,20 @@ Q: dict[str, str] = {
     for k, v in _sections(filename).items()
 }
 
-_ADDS_COLUMN = re.compile(r"^-- adds-column: (\w+)\.(\w+)\s*$", re.MULTILINE)
+_ADDS = re.compile(r"^-- adds-(column|table): (\w+)(?:\.(\w+))?\s*$", re.MULTILINE)
 _MIGRATION_FILE = re.compile(r"^(\d{3})_(\w+)\.sql$")
 
 
 @dataclass(frozen=True)
 class Migration:
-    """``migrations/NNN_name.sql``: DDL applied when ``table.column`` is missing."""
+    """``migrations/NNN_name.sql``: DDL applied when ``table.column`` (or, with
+    ``column`` None, ``table``) is missing. honker's format has no version
+    table, so a migration is keyed by what it adds."""
 
     number: int
     name: str
     table: str
-    column: str
+    column: str | None
     statements: tuple[str, ...]
 
 
@@ -67,15 +69,18 @@ def _migrations() -> list[Migration]:
         if match is None:
             continue
         text = entry.read_text("utf-8")
-        adds = _ADDS_COLUMN.search(text)
-        if adds is None:
-            raise RuntimeError(f"migration {entry.name} has no '-- adds-column: table.column' line")
+        adds = _ADDS.search(text)
+        if adds is None or (adds.group(1) == "column") != (adds.group(3) is not None):
+            raise RuntimeError(
+                f"migration {entry.name} needs one '-- adds-column: table.column' "
+                "or '-- adds-table: table' line"
+            )
         found.append(
             Migration(
                 int(match.group(1)),
                 match.group(2),
-                adds.group(1),
                 adds.group(2),
+                adds.group(3),
                 tuple(_statements(text)),
             )
         )

@@ -17,7 +17,8 @@ SELECT
     WHERE queue = :queue AND state = 'processing') AS processing,
   (SELECT COUNT(*) FROM _honker_dead WHERE queue = :queue) AS dead,
   (SELECT unixepoch() - MIN(run_at) FROM _honker_live
-    WHERE queue = :queue AND state = 'pending' AND run_at <= unixepoch()) AS oldest_due_age_s;
+    WHERE queue = :queue AND state = 'pending' AND run_at <= unixepoch()) AS oldest_due_age_s,
+  EXISTS (SELECT 1 FROM _honkerpy_paused WHERE queue = :queue) AS paused;
 
 -- name: manage_jobs_live
 SELECT id, queue, payload,

@@ -147,6 +147,8 @@ UPDATE _honker_live
     ORDER BY run_at, id
     LIMIT ?4)
    AND attempts < max_attempts
+   -- a paused queue (Queue.pause) claims nothing; uncorrelated: checked once
+   AND NOT EXISTS (SELECT 1 FROM _honkerpy_paused WHERE queue = ?1)
 RETURNING id, queue, payload, worker_id, attempts, claim_expires_at,
 -- include: pass_marks
 ;
@@ -194,6 +196,7 @@ UPDATE _honker_live
            OR (state = 'processing' AND claim_expires_at < unixepoch()))
     ORDER BY priority DESC, run_at ASC, id ASC
     LIMIT ?3)
+   AND NOT EXISTS (SELECT 1 FROM _honkerpy_paused WHERE queue = ?1)
 RETURNING id, queue, payload, worker_id, attempts, claim_expires_at;
 
 -- name: ack
@@ -370,3 +373,15 @@ SELECT COUNT(*) FROM _honker_scheduler_tasks;
 
 -- name: column_exists
 SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2;
+
+-- name: table_exists
+SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1;
+
+-- name: queue_paused
+SELECT EXISTS (SELECT 1 FROM _honkerpy_paused WHERE queue = ?1);
+
+-- name: queue_pause
+INSERT OR IGNORE INTO _honkerpy_paused (queue) VALUES (?1);
+
+-- name: queue_resume
+DELETE FROM _honkerpy_paused WHERE queue = ?1;
