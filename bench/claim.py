@@ -64,7 +64,7 @@ def bare(depth: int, batch: int, cycles: int) -> tuple[Callable[[], None], Calla
             conn.execute("COMMIT")
             conn.execute("BEGIN IMMEDIATE")
             if batch == 1:
-                conn.execute(ack, (rows[0][0], "w"))
+                conn.execute(ack, (rows[0][0], "w")).fetchall()
             else:
                 conn.execute(ack_batch, (json.dumps([r[0] for r in rows]), "w")).fetchall()
             conn.execute("COMMIT")

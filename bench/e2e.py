@@ -51,7 +51,7 @@ while True:
         time.sleep(0.001)
         continue
     conn.execute("BEGIN IMMEDIATE")
-    conn.execute(ack, (rows[0][0], sys.argv[4]))
+    conn.execute(ack, (rows[0][0], sys.argv[4])).fetchall()
     conn.execute("COMMIT")
     if '"n": -1' in rows[0][2]:
         break

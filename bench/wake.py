@@ -119,7 +119,7 @@ FLOOR = textwrap.dedent(
             continue
         got.append((json.loads(rows[0][2])["i"], time.time()))
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(ack, (rows[0][0], "bench"))
+        conn.execute(ack, (rows[0][0], "bench")).fetchall()
         conn.execute("COMMIT")
     print(json.dumps(got), flush=True)
     """

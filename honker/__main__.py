@@ -8,6 +8,7 @@ Subcommands:
   handed back for an immediate retry;
 - ``queues PATH``, ``dead PATH QUEUE``, ``streams PATH``, ``schedules PATH``
   inspect a database file read-only (aligned tables, or ``--json``);
+- ``metrics PATH`` prints the Prometheus text exposition once (read-only);
 - ``jobs PATH QUEUE``, ``requeue PATH QUEUE``, ``delete-dead PATH QUEUE``
   list and manage jobs (``honker/_cli_manage.py``).
 
@@ -113,6 +114,15 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     inspector("streams", "per stream topic and consumer: saved offset, newest offset, lag")
     inspector("schedules", "the registered periodic tasks and their next fire time")
+    m = sub.add_parser(
+        "metrics",
+        help="print Prometheus metrics once (for node_exporter's textfile collector)",
+        description=(
+            "Print the Prometheus text exposition of PATH's queues, streams and schedules "
+            "once. Opens PATH read-only."
+        ),
+    )
+    m.add_argument("path", metavar="PATH", help="the database file")
     _cli_manage.add_parsers(sub)
     return parser
 
@@ -125,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _worker(args)
     if command in _cli_manage.COMMANDS:
         return _cli_manage.run(args)
+    if command == "metrics":
+        return _metrics_command(args)
     return _inspect_command(args)
 
 
@@ -260,6 +272,27 @@ async def _serve(app: Any, queues: list[str], concurrency: int, names: list[str]
 
 
 # -- inspection -----------------------------------------------------------------
+
+
+def _metrics_command(args: argparse.Namespace) -> int:
+    from ._errors import InspectError
+    from ._metrics import render
+    from .backends import open_inspector
+
+    try:
+        inspector = open_inspector(args.path)
+    except InspectError as exc:
+        _error("metrics", str(exc))
+        return 1
+    try:
+        text = render(inspector.overview())
+    except Exception as exc:  # noqa: BLE001  storage errors on a damaged or foreign file
+        _error("metrics", f"cannot read {args.path}: {exc}")
+        return 1
+    finally:
+        inspector.close()
+    sys.stdout.write(text)
+    return 0
 
 
 def _inspect_command(args: argparse.Namespace) -> int:

@@ -46,12 +46,18 @@ class Database:
         watcher_poll_interval_ms: float | None = None,
         *,
         synchronous: str = "NORMAL",
+        history: bool = True,
     ) -> None:
         self._queues: dict[str, Queue] = {}
         self._streams: dict[str, Stream] = {}
         self._outboxes: dict[str, Outbox] = {}
         self._backend: Backend = open_backend(
-            path, max_readers, watcher_backend, watcher_poll_interval_ms, synchronous=synchronous
+            path,
+            max_readers,
+            watcher_backend,
+            watcher_poll_interval_ms,
+            synchronous=synchronous,
+            history=history,
         )
         self.path: str = self._backend.path
 
@@ -205,6 +211,7 @@ def open(  # noqa: A001  honker's public name
     watcher_poll_interval_ms: float | None = None,
     *,
     synchronous: str = "NORMAL",
+    history: bool = True,
 ) -> Database:
     """Open (creating if needed) a honker database file.
 
@@ -220,7 +227,10 @@ def open(  # noqa: A001  honker's public name
     - ``synchronous`` (keyword-only, not in honker): ``"NORMAL"`` (honker's
       setting: a commit survives a process crash, the last commits before an
       OS crash or power loss may be lost), or ``"FULL"``/``"EXTRA"`` to fsync
-      every commit so it also survives power loss, at a cost in commit rate.
+      every commit so it also survives power loss, at a cost in commit rate;
+    - ``history`` (keyword-only, not in honker): count completed, failed and
+      retried jobs per queue per minute (``Queue.throughput()``,
+      docs/operate.md); ``False`` turns the counters off.
 
     Raises ``RuntimeError`` subclasses with SQLite's message for a path that
     cannot be opened, a file that is not a database, or a read-only file.
@@ -232,5 +242,10 @@ def open(  # noqa: A001  honker's public name
         q.enqueue({"to": "alice@example.com"})
     """
     return Database(
-        path, max_readers, watcher_backend, watcher_poll_interval_ms, synchronous=synchronous
+        path,
+        max_readers,
+        watcher_backend,
+        watcher_poll_interval_ms,
+        synchronous=synchronous,
+        history=history,
     )

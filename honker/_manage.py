@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .backends.base import Ops
 
 _SCALARS = (str, int, float, bool, type(None))
+MAX_THROUGHPUT_MINUTES = 48 * 60  # what the history keeps
 
 
 def where_json(where: Any) -> str | None:
@@ -158,6 +159,27 @@ def run_now(db: Database, queue: str, job_id: int, tx: Any = None) -> bool:
     """Make a delayed job due now; False if it is not a delayed job of ``queue``."""
     job = int_arg("job_id", job_id)
     return bool(_run(db, tx, lambda o: o.run_now(queue, job)))
+
+
+def throughput(db: Database, queue: str, minutes: int) -> list[dict[str, int]]:
+    """One dict per minute of the last ``minutes`` (oldest first, zeros filled):
+    ``minute`` (unix seconds, database clock), ``completed``, ``failed``, ``retried``."""
+    n = int_arg("minutes", minutes)
+    if not 1 <= n <= MAX_THROUGHPUT_MINUTES:
+        raise ConfigError(f"minutes must be between 1 and {MAX_THROUGHPUT_MINUTES}, got {n}")
+    now_minute, rows = _run(db, None, lambda o: o.throughput(queue, n), read=True)
+    counted = {row[0]: row for row in rows}
+    out = []
+    for minute in range(now_minute - 60 * (n - 1), now_minute + 1, 60):
+        _, completed, failed, retried = counted.get(minute, (minute, 0, 0, 0))
+        out.append({"minute": minute, "completed": completed, "failed": failed, "retried": retried})
+    return out
+
+
+def throughput_totals(db: Database) -> dict[str, dict[str, int]]:
+    """Per queue: completed, failed and retried jobs since the counters began."""
+    rows = _run(db, None, lambda o: o.throughput_totals(), read=True)
+    return {q: {"completed": c, "failed": f, "retried": r} for q, c, f, r in rows}
 
 
 def set_paused(db: Database, queue: str, paused: bool, tx: Any = None) -> bool:

@@ -327,6 +327,20 @@ class Queue:
         """Make a delayed job due now; False if ``job_id`` is not a delayed job here."""
         return _manage.run_now(self.db, self.name, job_id, tx)
 
+    def throughput(self, minutes: int = 60) -> list[dict[str, int]]:
+        """Completed, failed and retried jobs per minute, for the last ``minutes``.
+
+        Semantics: one dict per minute, oldest first, zeros filled: ``minute``
+        (unix seconds of the database clock), ``completed`` (acked),
+        ``failed`` (reached the dead letters, however: fail, a retry on the
+        last attempt, attempts or expiry used up), ``retried``. Counted by
+        this package in every process that opened the file with
+        ``history=True`` (the default), written at most once a second per
+        process, kept 48 h. Jobs handled by honker's native engine are not
+        counted.
+        """
+        return _manage.throughput(self.db, self.name, minutes)
+
     def pause(self, *, tx: Any = None) -> bool:
         """Stop every claim from this queue, in every process, until :meth:`resume`.
 

@@ -157,6 +157,21 @@ class Ops(Protocol):
     def delete_dead(self, ids: Sequence[int]) -> int: ...
     def run_now(self, queue: str, job_id: int) -> int: ...
     def cancel_where(self, queue: str, where: str) -> int: ...
+    def throughput(self, queue: str, minutes: int) -> tuple[int, list[tuple[int, int, int, int]]]:
+        """(the current minute, rows ``(minute, completed, failed, retried)`` of
+        ``queue``'s last ``minutes`` minutes that have counts), database clock."""
+        ...
+
+    def throughput_totals(self) -> list[tuple[str, int, int, int]]:
+        """``(queue, completed, failed, retried)`` since the counters began."""
+        ...
+
+    def overview(self) -> dict[str, Any]:
+        """Every queue's counts, oldest due age, pause flag and all-time
+        counters, stream consumer lags and schedules (``sqlite/inspect.py``,
+        ``overview``, documents the keys)."""
+        ...
+
     def set_paused(self, queue: str, paused: bool) -> int:
         """Pause (or resume) ``queue``; 1 if that changed anything. Every claim
         path of the backend claims nothing from a paused queue."""

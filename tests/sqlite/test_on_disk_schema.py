@@ -143,6 +143,10 @@ MASTER_ORDER = [
     # honker-py's own side table (sql/migrations/003_paused_queues.sql), after honker's
     "_honkerpy_paused",
     "sqlite_autoindex__honkerpy_paused_1",
+    "_honkerpy_throughput",  # 004_throughput_history.sql
+    "sqlite_autoindex__honkerpy_throughput_1",
+    "_honkerpy_totals",
+    "sqlite_autoindex__honkerpy_totals_1",
 ]
 
 AUTOINCREMENT = {"_honker_notifications", "_honker_live", "_honker_stream"}

@@ -10,6 +10,7 @@ watcher's private connection (``watch/``). honker's on-disk format
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -20,12 +21,16 @@ from ..._errors import (
     ConfigError,
     DatabaseClosedError,
     DatabaseError,
+    HonkerError,
     NestedTransactionError,
     ParameterError,
 )
 from . import functions as _functions
 from .connection import BUSY_TIMEOUT_MS, MIN_SQLITE, SYNCHRONOUS, connect, rollback, rows
 from .engine import schema
+from .engine.history import FLUSH_EVERY_S, Tally
+from .engine.history import attach as attach_tally
+from .engine.history import detach as detach_tally
 from .engine.queue import Watermarks
 from .errors import TRANSLATED, translate
 from .fileguard import FileGuard
@@ -58,6 +63,7 @@ class SQLiteBackend:
         watcher_poll_interval_ms: float | None = None,
         *,
         synchronous: str = "NORMAL",
+        history: bool = True,
     ) -> None:
         if not isinstance(path, str):
             raise ParameterError(f"path must be a str, got {type(path).__name__}; pass str(path)")
@@ -87,6 +93,8 @@ class SQLiteBackend:
         self._watcher_lock = threading.Lock()
         self._marks = Watermarks()
         self._guard: FileGuard | None = None
+        self._tally: Tally | None = None
+        self._flush_timer: threading.Timer | None = None
         try:
             writer = connect(path, synchronous)
         except TRANSLATED as exc:
@@ -97,6 +105,8 @@ class SQLiteBackend:
             self.path: str = writer.execute("PRAGMA database_list").fetchone()[2] or path
             _functions.register(writer, self._marks)
             self.write(lambda ops: schema.install_all(ops.conn))
+            if history:
+                self._tally = attach_tally(writer)
             self._guard = FileGuard.watch(writer, self.path, BUSY_TIMEOUT_MS)
             if backend is None:
                 self._watcher_backend = default_backend(self.path)
@@ -105,6 +115,7 @@ class SQLiteBackend:
                 probe(self._watcher_backend, self.path)
         except BaseException:
             self._writer = None
+            detach_tally(writer)
             writer.close()
             raise
 
@@ -136,24 +147,74 @@ class SQLiteBackend:
         return conn
 
     def _end(self, conn: sqlite3.Connection, commit: bool) -> None:
+        tally = self._tally
         try:
             if commit:
+                flushed = tally is not None and tally.due() and self._flush(conn, tally)
                 try:
                     conn.execute("COMMIT")
                 except sqlite3.Error as exc:
                     err = translate(exc)
                     rollback(conn)
+                    if tally is not None:
+                        tally.settle(committed=False, flushed=False)
                     raise err from None
+                if tally is not None:
+                    tally.settle(committed=True, flushed=flushed)
+                    if tally.committed:
+                        self._arm_flush()
                 if self._guard is not None:
                     self._guard.bound_wal(conn)
             else:
                 rollback(conn)
+                if tally is not None:
+                    tally.settle(committed=False, flushed=False)
         finally:
             self._local.depth = 0
             if self._closed and self._writer is conn:
                 self._writer = None
+                detach_tally(conn)
                 conn.close()
             self._slot.release()
+
+    # -- throughput counters (engine/history.py) --------------------------------
+    @staticmethod
+    def _flush(conn: sqlite3.Connection, tally: Tally) -> bool:
+        """Add the counts to the history inside the transaction being committed.
+
+        In a savepoint of its own: a failed flush (disk full, say) is undone
+        alone and never fails the caller's commit; the counts wait for the next.
+        """
+        conn.execute("SAVEPOINT honker_history")
+        try:
+            tally.flush(conn)
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK TO honker_history")
+            conn.execute("RELEASE honker_history")
+            log.warning("throughput history not written (kept for the next commit): %s", exc)
+            return False
+        conn.execute("RELEASE honker_history")
+        return True
+
+    def _arm_flush(self) -> None:
+        """Make sure counts left in memory are written within about a second,
+        even if no other write comes (a timer runs one empty write transaction)."""
+        if self._flush_timer is None and not self._closed:
+            timer = threading.Timer(FLUSH_EVERY_S, self._flush_idle)
+            timer.name = "honker-history"
+            timer.daemon = True
+            self._flush_timer = timer
+            timer.start()
+
+    def _flush_idle(self) -> None:
+        self._flush_timer = None
+        tally = self._tally
+        if self._closed or tally is None or not tally.committed:
+            return
+        try:
+            self.write(lambda ops: None)
+        except HonkerError as exc:  # e.g. closed meanwhile, or busy for 5 s
+            log.warning("throughput history flush failed: %s", exc)
 
     def write(self, fn: Callable[[SQLiteOps], T]) -> T:
         """``fn(ops)`` in its own write transaction."""
@@ -262,6 +323,16 @@ class SQLiteBackend:
         with self._close_lock:
             if self._closed:
                 return
+            timer, self._flush_timer = self._flush_timer, None
+            if timer is not None:
+                timer.cancel()
+            tally = self._tally
+            if tally is not None and tally.committed and not self._slot.locked():
+                try:  # the last counts (best effort: nothing waits past the busy timeout)
+                    tally.flushed_at = -math.inf
+                    self.write(lambda ops: None)
+                except HonkerError as exc:
+                    log.warning("throughput history not written at close: %s", exc)
             self._closed = True
         with self._watcher_lock:
             watcher, self._watcher = self._watcher, None
@@ -271,6 +342,7 @@ class SQLiteBackend:
             try:
                 conn, self._writer = self._writer, None
                 if conn is not None:
+                    detach_tally(conn)
                     conn.close()
             finally:
                 self._slot.release()

@@ -163,6 +163,49 @@ def schedules(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return rows
 
 
+def overview(conn: sqlite3.Connection) -> dict[str, Any]:
+    """Everything an operator's overview (and ``honker metrics``) shows, in one read.
+
+    ``queues``: per queue the four counts, ``oldest_due_age_s`` (None when
+    nothing is due), ``paused`` and the all-time ``completed``/``failed``/
+    ``retried`` counters (0 where honker-py's side tables do not exist yet);
+    ``streams``: :func:`stream_lags`; ``schedules``: :func:`schedules`; ``now``:
+    the database clock.
+    """
+    now = db_now(conn)
+    tables = _tables(conn)
+    queues = {r["queue"]: r for r in queue_counts(conn, now)}
+
+    def entry(name: str) -> dict[str, Any]:
+        return queues.setdefault(
+            name, {"queue": name, "pending": 0, "processing": 0, "delayed": 0, "dead": 0}
+        )
+
+    if "_honker_live" in tables:
+        for name, age in conn.execute(Q["inspect_oldest_due"]):
+            entry(name)["oldest_due_age_s"] = age
+    paused = set()
+    if "_honkerpy_paused" in tables:
+        paused = {row[0] for row in conn.execute(Q["inspect_paused"])}
+        for name in paused:
+            entry(name)
+    totals = {}
+    if "_honkerpy_totals" in tables:
+        totals = {row[0]: row[1:] for row in conn.execute(Q["inspect_totals"])}
+        for name in totals:
+            entry(name)
+    for name, item in queues.items():
+        item.setdefault("oldest_due_age_s", None)
+        item["paused"] = name in paused
+        item["completed"], item["failed"], item["retried"] = totals.get(name, (0, 0, 0))
+    return {
+        "now": now,
+        "queues": [queues[name] for name in sorted(queues)],
+        "streams": stream_lags(conn),
+        "schedules": schedules(conn),
+    }
+
+
 class Inspector:
     """The read-only view the CLI uses (``honker/backends/__init__.py``,
     ``open_inspector``): each method is one of the functions above on a
@@ -188,6 +231,9 @@ class Inspector:
 
     def schedules(self) -> list[dict[str, Any]]:
         return schedules(self._conn)
+
+    def overview(self) -> dict[str, Any]:
+        return overview(self._conn)
 
     def close(self) -> None:
         self._conn.close()

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..base import ClaimRow, EventRow, Fire
+from . import inspect
 from .engine import locks, pubsub, ratelimit, results, scheduler, schema, streams
 from .engine import queue as jobs
 from .engine.queue import Watermarks
@@ -137,6 +138,18 @@ class SQLiteOps:
 
     def run_now(self, queue: str, job_id: int) -> int:
         return self.conn.execute(Q["manage_run_now"], {"queue": queue, "id": job_id}).rowcount
+
+    def throughput(self, queue: str, minutes: int) -> tuple[int, list[tuple[int, int, int, int]]]:
+        conn = self.conn
+        now_minute = int(conn.execute(Q["history_now_minute"]).fetchone()[0])
+        since = now_minute - 60 * (minutes - 1)
+        return now_minute, conn.execute(Q["history_read"], (queue, since)).fetchall()
+
+    def throughput_totals(self) -> list[tuple[str, int, int, int]]:
+        return self.conn.execute(Q["totals_read"]).fetchall()
+
+    def overview(self) -> dict[str, Any]:
+        return inspect.overview(self.conn)
 
     def set_paused(self, queue: str, paused: bool) -> int:
         return self.conn.execute(Q["queue_pause" if paused else "queue_resume"], (queue,)).rowcount

@@ -242,7 +242,14 @@ def partial_where(sql: str | None) -> str | None:
 
 SIDE_PREFIX = "_honkerpy_"
 # honker-py's side tables (new state of its own; honker's tables stay as they are).
-SIDE_OBJECTS = [("table", "_honkerpy_paused"), ("index", "sqlite_autoindex__honkerpy_paused_1")]
+SIDE_OBJECTS = [
+    ("table", "_honkerpy_paused"),
+    ("index", "sqlite_autoindex__honkerpy_paused_1"),
+    ("table", "_honkerpy_throughput"),
+    ("index", "sqlite_autoindex__honkerpy_throughput_1"),
+    ("table", "_honkerpy_totals"),
+    ("index", "sqlite_autoindex__honkerpy_totals_1"),
+]
 
 
 def side_objects(path: str) -> list[tuple[str, str]]:

@@ -15,6 +15,7 @@ from typing import Any
 from ...._marshal import I64_MAX, I64_MIN
 from ...base import ClaimRow
 from ..sql import Q
+from . import history
 
 # A dead-letter row as returned by the DELETE ... RETURNING statements:
 # (id, queue, payload, priority, run_at, max_attempts, attempts, created_at)
@@ -26,9 +27,14 @@ EXPIRED = "expired"
 
 
 def _bury(conn: sqlite3.Connection, rows: list[DeadRow], error: str | None) -> None:
-    """Insert removed live rows into ``_honker_dead`` with ``last_error``."""
+    """Insert removed live rows into ``_honker_dead`` with ``last_error``.
+
+    Every job that reaches the dead letters counts as failed (engine/history.py).
+    """
     if rows:
         conn.executemany(Q["insert_dead"], [(*row[:7], error, row[7]) for row in rows])
+        for row in rows:
+            history.count(conn, row[1], history.FAILED)
 
 
 def enqueue(
@@ -230,12 +236,19 @@ def _pick(conn: sqlite3.Connection, queue: str, n: int) -> list[int]:
 
 def ack(conn: sqlite3.Connection, job_id: int, worker_id: str) -> int:
     """``honker_ack``: delete the row if our claim is still valid; 0 or 1."""
-    return conn.execute(Q["ack"], (job_id, worker_id)).rowcount
+    row = conn.execute(Q["ack"], (job_id, worker_id)).fetchone()
+    if row is None:
+        return 0
+    history.count(conn, row[0], history.COMPLETED)
+    return 1
 
 
 def ack_batch(conn: sqlite3.Connection, ids_json: str, worker_id: str) -> int:
     """``honker_ack_batch``: ``ids_json`` is a JSON array of ids; returns the count."""
-    return len(conn.execute(Q["ack_batch"], (ids_json, worker_id)).fetchall())
+    rows = conn.execute(Q["ack_batch"], (ids_json, worker_id)).fetchall()
+    for _, queue in rows:
+        history.count(conn, queue, history.COMPLETED)
+    return len(rows)
 
 
 def retry(conn: sqlite3.Connection, job_id: int, worker_id: str, delay_s: int, error: str) -> int:
@@ -251,6 +264,7 @@ def retry(conn: sqlite3.Connection, job_id: int, worker_id: str, delay_s: int, e
         _bury(conn, [row], error)
     else:
         conn.execute(Q["retry_requeue"], (job_id, delay_s))
+        history.count(conn, row[1], history.RETRIED)
     return 1
 
 

@@ -32,3 +32,13 @@ SELECT COUNT(*) FROM _honker_stream WHERE topic = ? AND "offset" > ?;
 -- name: inspect_schedules
 SELECT name, queue, cron_expr, enabled, next_fire_at, priority, expires_s, max_attempts
   FROM _honker_scheduler_tasks ORDER BY name;
+
+-- name: inspect_oldest_due
+SELECT queue, unixepoch() - MIN(run_at) FROM _honker_live
+ WHERE state = 'pending' AND run_at <= unixepoch() GROUP BY queue;
+
+-- name: inspect_paused
+SELECT queue FROM _honkerpy_paused;
+
+-- name: inspect_totals
+SELECT queue, completed, failed, retried FROM _honkerpy_totals;

@@ -200,14 +200,16 @@ UPDATE _honker_live
 RETURNING id, queue, payload, worker_id, attempts, claim_expires_at;
 
 -- name: ack
+-- RETURNING queue: the throughput counters (engine/history.py) count per queue.
 DELETE FROM _honker_live
- WHERE id = ?1 AND worker_id = ?2 AND claim_expires_at >= unixepoch();
+ WHERE id = ?1 AND worker_id = ?2 AND claim_expires_at >= unixepoch()
+RETURNING queue;
 
 -- name: ack_batch
 DELETE FROM _honker_live
  WHERE id IN (SELECT value FROM json_each(?1))
    AND worker_id = ?2 AND claim_expires_at >= unixepoch()
-RETURNING id;
+RETURNING id, queue;
 
 -- name: retry_select
 SELECT id, queue, payload, priority, run_at, max_attempts, attempts, created_at
