@@ -9,9 +9,14 @@ speaks SQLite itself belongs in ``tests/sqlite/`` instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from honker.__main__ import main
+
+Run = Callable[..., tuple[int, str, str]]
 
 BACKENDS = ["sqlite"]
 
@@ -28,3 +33,19 @@ def db_path(backend: str, tmp_path: Path) -> str:
     if backend == "sqlite":
         return str(tmp_path / "t.db")
     raise AssertionError(f"no target for backend {backend!r}")
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    """``run(*argv) -> (status, stdout, stderr)``: the CLI's ``main()`` in-process;
+    argparse exits become statuses."""
+
+    def _run(*argv: str) -> tuple[int, str, str]:
+        try:
+            status = main(list(argv))
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return _run

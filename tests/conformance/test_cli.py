@@ -22,27 +22,11 @@ from typing import Any
 import pytest
 
 import honker
-from honker.__main__ import main
 
 Run = Callable[..., tuple[int, str, str]]
 
 
 pytestmark = pytest.mark.usefixtures("clean_registry")
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    """``run(*argv) -> (status, stdout, stderr)``; argparse exits become statuses."""
-
-    def _run(*argv: str) -> tuple[int, str, str]:
-        try:
-            status = main(list(argv))
-        except SystemExit as exc:
-            status = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return _run
 
 
 @pytest.fixture

@@ -16,22 +16,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import honker
-from honker.__main__ import main
 
 Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    def _run(*argv: str) -> tuple[int, str, str]:
-        try:
-            status = main(list(argv))
-        except SystemExit as exc:
-            status = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return _run
 
 
 @pytest.fixture
