@@ -167,7 +167,7 @@ def throughput(db: Database, queue: str, minutes: int) -> list[dict[str, int]]:
     n = int_arg("minutes", minutes)
     if not 1 <= n <= MAX_THROUGHPUT_MINUTES:
         raise ConfigError(f"minutes must be between 1 and {MAX_THROUGHPUT_MINUTES}, got {n}")
-    now_minute, rows = _run(db, None, lambda o: o.throughput(queue, n), read=True)
+    now_minute, rows = db._read(lambda o: o.throughput(queue, n))
     counted = {row[0]: row for row in rows}
     out = []
     for minute in range(now_minute - 60 * (n - 1), now_minute + 1, 60):
@@ -178,7 +178,7 @@ def throughput(db: Database, queue: str, minutes: int) -> list[dict[str, int]]:
 
 def throughput_totals(db: Database) -> dict[str, dict[str, int]]:
     """Per queue: completed, failed and retried jobs since the counters began."""
-    rows = _run(db, None, lambda o: o.throughput_totals(), read=True)
+    rows = db._read(lambda o: o.throughput_totals())
     return {q: {"completed": c, "failed": f, "retried": r} for q, c, f, r in rows}
 
 
@@ -188,7 +188,7 @@ def set_paused(db: Database, queue: str, paused: bool, tx: Any = None) -> bool:
 
 
 def is_paused(db: Database, queue: str) -> bool:
-    return bool(_run(db, None, lambda o: o.is_paused(queue), read=True))
+    return db._read(lambda o: o.is_paused(queue))
 
 
 def cancel_where(db: Database, queue: str, where: Any, tx: Any = None) -> int:

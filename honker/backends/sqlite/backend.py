@@ -185,15 +185,18 @@ class SQLiteBackend:
         In a savepoint of its own: a failed flush (disk full, say) is undone
         alone and never fails the caller's commit; the counts wait for the next.
         """
-        conn.execute("SAVEPOINT honker_history")
         try:
+            conn.execute("SAVEPOINT honker_history")
             tally.flush(conn)
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK TO honker_history")
             conn.execute("RELEASE honker_history")
+        except sqlite3.Error as exc:
+            try:
+                conn.execute("ROLLBACK TO honker_history")
+                conn.execute("RELEASE honker_history")
+            except sqlite3.Error:
+                pass  # SQLite already rolled the transaction back: COMMIT reports why
             log.warning("throughput history not written (kept for the next commit): %s", exc)
             return False
-        conn.execute("RELEASE honker_history")
         return True
 
     def _arm_flush(self) -> None:
