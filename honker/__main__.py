@@ -10,11 +10,12 @@ Subcommands:
   inspect a database file read-only (aligned tables, or ``--json``);
 - ``metrics PATH`` prints the Prometheus text exposition once (read-only);
 - ``jobs PATH QUEUE``, ``requeue PATH QUEUE``, ``delete-dead PATH QUEUE``
-  list and manage jobs (``honker/_cli_manage.py``).
+  list and manage jobs (``honker/_cli_manage.py``);
+- ``dashboard PATH`` serves the web dashboard (``honker/_cli_dashboard.py``).
 
 Exit status: 0 on success, 1 when the target or database can't be used or
 no task is registered, 2 for usage errors (argparse's convention). This
-module is the only place in the package that prints.
+module and its ``_cli_*`` helpers are the only places in the package that print.
 
 Example::
 
@@ -34,7 +35,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from . import _cli_manage
+from . import _cli_dashboard, _cli_manage
 from ._cli_format import error as _error
 from ._cli_format import local as _local
 from ._cli_format import table as _table
@@ -124,6 +125,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     m.add_argument("path", metavar="PATH", help="the database file")
     _cli_manage.add_parsers(sub)
+    _cli_dashboard.add_parser(sub)
     return parser
 
 
@@ -137,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _cli_manage.run(args)
     if command == "metrics":
         return _metrics_command(args)
+    if command == "dashboard":
+        return _cli_dashboard.run(args)
     return _inspect_command(args)
 
 

@@ -19,8 +19,9 @@ import os
 import sys
 from typing import Any
 
+from . import _manage
 from ._cli_format import error, local, table
-from ._errors import HonkerError
+from ._errors import HonkerError, ParameterError
 
 DEFAULT_JOBS_LIMIT = 50
 JOB_COLUMNS = [
@@ -34,14 +35,10 @@ JOB_COLUMNS = [
 
 
 def _where_item(text: str) -> tuple[str, Any]:
-    path, sep, raw = text.partition("=")
-    if not sep or not path.startswith("$"):
-        raise argparse.ArgumentTypeError(f"expected PATH=VALUE with a JSON path, got {text!r}")
     try:
-        value = json.loads(raw)  # 42, true, null, "quoted"
-    except ValueError:
-        value = raw  # bare text
-    return path, value
+        return _manage.where_item(text)
+    except ParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -150,8 +147,6 @@ def _jobs(q: Any, args: argparse.Namespace, where: dict[str, Any] | None) -> int
 
 
 def _bulk(q: Any, args: argparse.Namespace, where: dict[str, Any] | None) -> int:
-    from . import _manage
-
     ids = args.id
     if not (ids or args.all or where):
         error(

@@ -49,6 +49,21 @@ def where_json(where: Any) -> str | None:
         raise ConfigError("where values must be finite numbers") from None
 
 
+def where_item(text: str) -> tuple[str, Any]:
+    """One ``PATH=VALUE`` filter term (the CLI's ``--where``, the dashboard's
+    filter box): the value is JSON if it parses (``42``, ``true``, ``null``,
+    ``"quoted"``), else the bare text."""
+    path, sep, raw = text.strip().partition("=")
+    path = path.strip()
+    if not sep or not path.startswith("$"):
+        raise ParameterError(f"expected PATH=VALUE with a JSON path, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw.strip()
+    return path, value
+
+
 def _ids(job_ids: Any) -> list[int] | None:
     if job_ids is None:
         return None
@@ -189,6 +204,13 @@ def set_paused(db: Database, queue: str, paused: bool, tx: Any = None) -> bool:
 
 def is_paused(db: Database, queue: str) -> bool:
     return db._read(lambda o: o.is_paused(queue))
+
+
+def cancel_pending(db: Database, queue: str, job_id: int, tx: Any = None) -> bool:
+    """Delete one pending job (due or delayed) of ``queue``; False if it is not
+    pending there (claimed jobs are left to finish)."""
+    job = int_arg("job_id", job_id)
+    return bool(_run(db, tx, lambda o: o.cancel_pending(queue, job)))
 
 
 def cancel_where(db: Database, queue: str, where: Any, tx: Any = None) -> int:

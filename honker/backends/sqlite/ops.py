@@ -148,6 +148,9 @@ class SQLiteOps:
     def throughput_totals(self) -> list[tuple[str, int, int, int]]:
         return self.conn.execute(Q["totals_read"]).fetchall()
 
+    def now(self) -> int:
+        return int(self.conn.execute(Q["now"]).fetchone()[0])
+
     def overview(self) -> dict[str, Any]:
         return inspect.overview(self.conn)
 
@@ -156,6 +159,10 @@ class SQLiteOps:
 
     def is_paused(self, queue: str) -> bool:
         return bool(self.conn.execute(Q["queue_paused"], (queue,)).fetchone()[0])
+
+    def cancel_pending(self, queue: str, job_id: int) -> int:
+        args = {"queue": queue, "id": job_id}
+        return self.conn.execute(Q["manage_cancel_pending"], args).rowcount
 
     def cancel_where(self, queue: str, where: str) -> int:
         args = {"queue": queue, "where": where}

@@ -4,13 +4,22 @@
 -- name: inspect_tables
 SELECT name FROM sqlite_master WHERE type = 'table';
 
--- name: inspect_queue_counts
--- pending (due), processing and delayed (pending, not yet due): disjoint.
-SELECT queue,
-       SUM(state = 'pending' AND run_at <= :now),
-       SUM(state = 'processing'),
-       SUM(state = 'pending' AND run_at > :now)
-  FROM _honker_live GROUP BY queue;
+-- name: inspect_pending_totals
+-- Index-only (the partial index _honker_live_pending_deadline): every pending
+-- job of each queue, due or delayed. inspect.py splits them with
+-- inspect_delayed_count, a range search, so 1M jobs count in one index pass.
+SELECT queue, COUNT(*) FROM _honker_live WHERE state = 'pending' GROUP BY queue;
+
+-- name: inspect_processing_counts
+SELECT queue, COUNT(*) FROM _honker_live WHERE state = 'processing' GROUP BY queue;
+
+-- name: inspect_delayed_count
+SELECT COUNT(*) FROM _honker_live
+ WHERE queue = :queue AND state = 'pending' AND run_at > :now;
+
+-- name: inspect_oldest_run_at
+-- The smallest run_at of the queue's pending jobs: one index seek.
+SELECT MIN(run_at) FROM _honker_live WHERE queue = :queue AND state = 'pending';
 
 -- name: inspect_dead_counts
 SELECT queue, COUNT(*) FROM _honker_dead GROUP BY queue;
@@ -33,12 +42,17 @@ SELECT COUNT(*) FROM _honker_stream WHERE topic = ? AND "offset" > ?;
 SELECT name, queue, cron_expr, enabled, next_fire_at, priority, expires_s, max_attempts
   FROM _honker_scheduler_tasks ORDER BY name;
 
--- name: inspect_oldest_due
-SELECT queue, unixepoch() - MIN(run_at) FROM _honker_live
- WHERE state = 'pending' AND run_at <= unixepoch() GROUP BY queue;
-
 -- name: inspect_paused
 SELECT queue FROM _honkerpy_paused;
 
 -- name: inspect_totals
 SELECT queue, completed, failed, retried FROM _honkerpy_totals;
+
+-- name: inspect_locks
+SELECT name, owner, expires_at FROM _honker_locks ORDER BY name;
+
+-- name: inspect_rate_limits
+-- The newest window of each rate limit.
+SELECT name, window_start, count FROM _honker_rate_limits AS r
+ WHERE window_start = (SELECT MAX(window_start) FROM _honker_rate_limits WHERE name = r.name)
+ ORDER BY name;

@@ -83,3 +83,6 @@ DELETE FROM _honker_live
    AND NOT EXISTS (
          SELECT 1 FROM json_each(:where) AS w
           WHERE json_extract(payload, w.key) IS NOT w.value);
+
+-- name: manage_cancel_pending
+DELETE FROM _honker_live WHERE id = :id AND queue = :queue AND state = 'pending';
