@@ -144,6 +144,7 @@ class Dashboard:
             live=True,
             flash=urllib.parse.unquote(text) if flash else None,
             flash_kind=kind,
+            act_queue=ctx.pop("act_queue", None),
             **ctx,
         )
         response = HTMLResponse(html, status_code=status)
@@ -206,6 +207,7 @@ class Dashboard:
             where_text=where_text if where is not None else "",
             where_q=where_q,
             error=error,
+            act_queue=name,
         )
 
     async def job_page(self, request: Request) -> Response:
@@ -220,7 +222,7 @@ class Dashboard:
                 "Acked jobs are deleted; a job of another queue is not shown here."
             )
             return self._message(request, 404, f"Job {job_id} not found", text)
-        return self._page(request, "job.html", d=detail)
+        return self._page(request, "job.html", d=detail, act_queue=name)
 
     async def events(self, request: Request) -> Response:
         return StreamingResponse(
