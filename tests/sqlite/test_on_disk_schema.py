@@ -115,6 +115,8 @@ INDEXES: dict[str, tuple[str, list[tuple[str, int]], int, str, str | None]] = {
     "sqlite_autoindex__honker_stream_consumers_1": (
         "_honker_stream_consumers", [("name", 0), ("topic", 0)], 1, "pk", None,
     ),
+    # honker-py's own index on honker's dead table (migrations/005_dead_queue_index.sql)
+    "_honkerpy_dead_queue": ("_honker_dead", [("queue", 0), ("id", 0)], 0, "c", None),
 }  # fmt: skip
 
 # sqlite_master rowid order on a fresh file (docs/spec/engine.md §2). SQLite creates
@@ -147,6 +149,7 @@ MASTER_ORDER = [
     "sqlite_autoindex__honkerpy_throughput_1",
     "_honkerpy_totals",
     "sqlite_autoindex__honkerpy_totals_1",
+    "_honkerpy_dead_queue",  # 005_dead_queue_index.sql: an index on _honker_dead
 ]
 
 AUTOINCREMENT = {"_honker_notifications", "_honker_live", "_honker_stream"}

@@ -249,7 +249,14 @@ SIDE_OBJECTS = [
     ("index", "sqlite_autoindex__honkerpy_throughput_1"),
     ("table", "_honkerpy_totals"),
     ("index", "sqlite_autoindex__honkerpy_totals_1"),
+    ("index", "_honkerpy_dead_queue"),  # on honker's _honker_dead: an index only
 ]
+
+
+def is_side(name: str, tbl_name: str) -> bool:
+    """honker-py's own object: a side table, its indexes, or its index on a
+    honker table (named ``_honkerpy_*``)."""
+    return name.startswith(SIDE_PREFIX) or tbl_name.startswith(SIDE_PREFIX)
 
 
 def side_objects(path: str) -> list[tuple[str, str]]:
@@ -257,7 +264,7 @@ def side_objects(path: str) -> list[tuple[str, str]]:
     with raw(path) as conn:
         return conn.execute(
             "SELECT type, name FROM sqlite_master WHERE tbl_name LIKE '\\_honkerpy\\_%' "
-            "ESCAPE '\\' ORDER BY rowid"
+            "ESCAPE '\\' OR name LIKE '\\_honkerpy\\_%' ESCAPE '\\' ORDER BY rowid"
         ).fetchall()
 
 
@@ -275,7 +282,7 @@ def schema(path: str, prefix: str = "_honker_") -> dict[str, Any]:
             for m in conn.execute(
                 "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"
             ).fetchall()
-            if not m[2].startswith(SIDE_PREFIX)  # honker-py's own side tables
+            if not is_side(m[1], m[2])  # honker-py's own side tables and index
         ]
         ours = [m for m in master if m[2].startswith(prefix) or m[1].startswith(prefix)]
         out: dict[str, Any] = {
@@ -293,10 +300,12 @@ def schema(path: str, prefix: str = "_honker_") -> dict[str, Any]:
                         (name,),
                     ).fetchall(),
                     "indexes": sorted(
-                        conn.execute(
+                        r
+                        for r in conn.execute(
                             'SELECT name, "unique", origin, partial FROM pragma_index_list(?)',
                             (name,),
                         ).fetchall()
+                        if not r[0].startswith(SIDE_PREFIX)
                     ),
                     "autoincrement": "AUTOINCREMENT" in (sql or "").upper(),
                 }

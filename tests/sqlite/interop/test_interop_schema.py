@@ -9,10 +9,10 @@ from typing import Any
 
 from interop_support import (
     SIDE_OBJECTS,
-    SIDE_PREFIX,
     NodeSide,
     PySide,
     dump,
+    is_side,
     raw,
     raw_one,
     raw_rows,
@@ -27,7 +27,7 @@ def _master_sql(path: str) -> list[tuple[Any, ...]]:
         rows = conn.execute(
             "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"
         ).fetchall()
-    return [r for r in rows if not r[2].startswith(SIDE_PREFIX)]
+    return [r for r in rows if not is_side(r[1], r[2])]
 
 
 def test_fresh_files_have_identical_schemas(node: Any, open_db: Any, tmp_path: Path) -> None:

@@ -24,14 +24,18 @@ def bootstrap(conn: sqlite3.Connection) -> int:
 
 def install_side_tables(conn: sqlite3.Connection) -> None:
     """honker-py's own tables (``_honkerpy_*``), for ``load_extension``."""
-    _migrate(conn, [m for m in MIGRATIONS if m.column is None])
+    _migrate(conn, [m for m in MIGRATIONS if m.kind != "column"])
 
 
 def _migrate(conn: sqlite3.Connection, migrations: list[Migration]) -> None:
-    """Apply each migration whose column (or table) is missing, in number order."""
+    """Apply each migration whose column, table or index is missing, in number order."""
     for migration in migrations:
-        if migration.column is None:
+        if migration.kind == "table":
             row = conn.execute(Q["table_exists"], (migration.table,)).fetchone()
+        elif migration.kind == "index":
+            if conn.execute(Q["table_exists"], (migration.table,)).fetchone() is None:
+                continue  # its table comes with honker's bootstrap, which migrates again
+            row = conn.execute(Q["index_exists"], (migration.column,)).fetchone()
         else:
             row = conn.execute(Q["column_exists"], (migration.table, migration.column)).fetchone()
         if row is None:

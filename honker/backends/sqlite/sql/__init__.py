@@ -44,21 +44,24 @@ Q: dict[str, str] = {
     for k, v in _sections(filename).items()
 }
 
-_ADDS = re.compile(r"^-- adds-(column|table): (\w+)(?:\.(\w+))?\s*$", re.MULTILINE)
+_ADDS = re.compile(r"^-- adds-(column|table|index): (\w+)(?:\.(\w+))?\s*$", re.MULTILINE)
 _MIGRATION_FILE = re.compile(r"^(\d{3})_(\w+)\.sql$")
 
 
 @dataclass(frozen=True)
 class Migration:
-    """``migrations/NNN_name.sql``: DDL applied when ``table.column`` (or, with
-    ``column`` None, ``table``) is missing. honker's format has no version
-    table, so a migration is keyed by what it adds."""
+    """``migrations/NNN_name.sql``: DDL applied when what it adds is missing:
+    ``kind`` "column" (``table.column``), "table" (``table``; ``column`` None)
+    or "index" (``table.index``: ``column`` holds the index name, applied only
+    once ``table`` exists). honker's format has no version table, so a
+    migration is keyed by what it adds."""
 
     number: int
     name: str
     table: str
     column: str | None
     statements: tuple[str, ...]
+    kind: str = "column"
 
 
 def _migrations() -> list[Migration]:
@@ -70,10 +73,10 @@ def _migrations() -> list[Migration]:
             continue
         text = entry.read_text("utf-8")
         adds = _ADDS.search(text)
-        if adds is None or (adds.group(1) == "column") != (adds.group(3) is not None):
+        if adds is None or (adds.group(1) == "table") != (adds.group(3) is None):
             raise RuntimeError(
-                f"migration {entry.name} needs one '-- adds-column: table.column' "
-                "or '-- adds-table: table' line"
+                f"migration {entry.name} needs one '-- adds-column: table.column', "
+                "'-- adds-table: table' or '-- adds-index: table.index' line"
             )
         found.append(
             Migration(
@@ -82,6 +85,7 @@ def _migrations() -> list[Migration]:
                 adds.group(2),
                 adds.group(3),
                 tuple(_statements(text)),
+                adds.group(1),
             )
         )
     return sorted(found, key=lambda m: m.number)

@@ -379,6 +379,9 @@ SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2;
 -- name: table_exists
 SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1;
 
+-- name: index_exists
+SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1;
+
 -- name: queue_paused
 SELECT EXISTS (SELECT 1 FROM _honkerpy_paused WHERE queue = ?1);
 
