@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help demo test chromium lint typecheck bench soak screenshot clean
+.PHONY: help demo test chromium lint typecheck bench soak screenshot dashboard clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,12 @@ bench: $(BIN)/.bench-installed  ## run every benchmark in bench/ (table + chart 
 
 soak: $(BIN)/.installed  ## run the soak test (MINUTES=10): producers, workers, listeners, stream, scheduler
 	$(BIN)/python soak/run.py --minutes $(or $(MINUTES),10)
+
+screenshot: $(BIN)/.installed chromium  ## regenerate docs/img/dashboard*.png from a demo database
+	$(BIN)/python scripts/screenshot.py
+
+dashboard: $(BIN)/.installed  ## serve the dashboard of the demo's database (make demo first)
+	$(BIN)/honker dashboard honker-demo.db $(ARGS)
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

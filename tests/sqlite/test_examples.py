@@ -73,4 +73,6 @@ def test_demo_runs_small(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "jobs done        297 of 300" in proc.stdout
     assert "dead letters     3" in proc.stdout
-    assert "wake latency     p50" in proc.stdout
+    assert "wake-up latency  p50" in proc.stdout
+    assert "queueing delay   p50" in proc.stdout
+    assert f"dashboard {tmp_path / 'demo.db'}" in proc.stdout
