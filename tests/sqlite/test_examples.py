@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,33 @@ def test_demo_runs_small(tmp_path: Path) -> None:
     assert "wake-up latency  p50" in proc.stdout
     assert "queueing delay   p50" in proc.stdout
     assert f"dashboard {tmp_path / 'demo.db'}" in proc.stdout
+
+
+def test_demo_forever_runs_until_interrupted_and_keeps_its_database(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "examples" / "demo.py"), "--forever", "--rate", "200"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None
+    try:
+        seen = []
+        for line in proc.stdout:  # one progress line a second when not on a terminal
+            seen.append(line)
+            if line.startswith("until Ctrl-C") and int(line.split("done")[1].split()[0]) > 0:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = "".join(seen) + out
+    assert proc.returncode == 0, text + err
+    db_file = tmp_path / "honker-demo.db"
+    assert f"database: {db_file}" in text
+    assert f"dashboard {db_file}" in text
+    assert "wake-up latency" in text and "The database is kept" in text
+    assert db_file.exists()
