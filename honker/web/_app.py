@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
@@ -59,6 +60,7 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 PUBLIC_PREFIXES = ("/login", "/static/")
+OVERVIEW_MAX_AGE_S = 5.0
 
 
 def _environment() -> jinja2.Environment:
@@ -94,7 +96,7 @@ class Dashboard:
         self.read_only = read_only
         self.live = Live(db)
         self.env = _environment()
-        self._overview: tuple[int, dict[str, Any]] | None = None
+        self._overview: tuple[int, float, dict[str, Any]] | None = None
 
     # -- the ASGI app ----------------------------------------------------------
     def asgi(self) -> ASGIApp:
@@ -161,14 +163,20 @@ class Dashboard:
 
     # -- pages -----------------------------------------------------------------
     async def _overview_data(self) -> dict[str, Any]:
-        """The overview, computed again only after a commit (or an action)."""
+        """The overview, read again after a commit (or an action), or once it is
+        ``OVERVIEW_MAX_AGE_S`` old (ages and "in 5 min" move without commits)."""
         self.live.start()
         version = self.live.version
         cached = self._overview
-        if cached is not None and cached[0] == version and not self.live.dead:
-            return cached[1]
+        if (
+            cached is not None
+            and cached[0] == version
+            and time.monotonic() - cached[1] < OVERVIEW_MAX_AGE_S
+            and not self.live.dead
+        ):
+            return cached[2]
         data = await run_in_threadpool(_data.overview, self.db)
-        self._overview = (version, data)
+        self._overview = (version, time.monotonic(), data)
         return data
 
     async def overview_page(self, request: Request) -> Response:

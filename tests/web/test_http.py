@@ -275,3 +275,31 @@ def test_port_in_use_is_a_clear_error(seeded: str) -> None:
         cmd = [sys.executable, "-m", "honker", "dashboard", seeded, "--port", str(port)]
         out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=60)
     assert out.returncode == 1 and "cannot serve on 127.0.0.1" in out.stderr
+
+
+def test_the_dashboard_never_pins_the_wal(serve, seeded: str) -> None:
+    """Between requests the dashboard holds no read transaction: a writer can
+    checkpoint the whole WAL and truncate it while pages and an event stream
+    are open."""
+    import os
+    import sqlite3
+
+    server = serve(seeded)
+    with urllib.request.urlopen(server.url + "/events", timeout=10) as stream:
+        stream.readline()
+        for path in ("/", "/queue?name=emails&state=dead", "/job?queue=emails&id=1", "/metrics"):
+            assert server.request("GET", path, headers=HTML)[0] == 200
+        db = honker.open(seeded)
+        try:
+            for i in range(50):
+                db.queue("emails").enqueue({"i": i})  # the open pages re-read on these commits
+        finally:
+            db.close()
+        wait_until(lambda: stream.readline().startswith(b"event: change"), timeout=5)
+        conn = sqlite3.connect(seeded)
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            conn.close()
+        assert busy == 0
+        assert os.path.getsize(seeded + "-wal") == 0
