@@ -28,7 +28,7 @@ chromium:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(BIN)/.installed  ## ruff lint + format check
-	$(BIN)/ruff check honker tests bench examples
+	$(BIN)/ruff check honker tests bench examples scripts
 	$(BIN)/ruff format --check honker
 
 typecheck: $(BIN)/.installed  ## mypy --strict on the package

@@ -130,7 +130,10 @@ class Dashboard:
         new_cookie = None
         if not csrf_cookie:
             csrf_cookie = new_cookie = self.guard.new_csrf_cookie()
-        flash = request.cookies.get(FLASH_COOKIE)
+        partial = request.headers.get("x-honker-partial") == "1"
+        # A partial (the live refresh) leaves the flash message to the page load
+        # it belongs to: it may race the redirect that follows an action.
+        flash = None if partial else request.cookies.get(FLASH_COOKIE)
         kind, _, text = (flash or "").partition(":")
         path = request.url.path
         base = request.scope.get("root_path", "")
@@ -138,7 +141,7 @@ class Dashboard:
         html = self.env.get_template(template).render(
             base=base,
             here=here,
-            partial=request.headers.get("x-honker-partial") == "1",
+            partial=partial,
             read_only=self.read_only,
             token_set=self.guard.token is not None,
             csrf=self.guard.csrf_token(csrf_cookie),
