@@ -45,7 +45,6 @@ import os
 import threading
 from typing import Any
 
-import honker
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.tasks import TaskResult, TaskResultStatus
@@ -54,6 +53,8 @@ from django.tasks.exceptions import TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
 
+import honker
+
 from . import checks, results
 
 DEFAULT_VISIBILITY_TIMEOUT_S = 300
@@ -61,6 +62,7 @@ DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_RETRY_DELAY_S = 60
 
 _MEMORY_NAMES = ("", ":memory:")
+_HAS_SCHEMA = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_honker_live'"
 
 
 def _is_memory(name: str) -> bool:
@@ -199,7 +201,9 @@ class TaskBackend(BaseTaskBackend):
             transaction.on_commit(write, using=self.database_alias)
         return result
 
-    def _enqueue_shared(self, conn: Any, result: TaskResult, payload: str, run_at: int | None) -> None:
+    def _enqueue_shared(
+        self, conn: Any, result: TaskResult, payload: str, run_at: int | None
+    ) -> None:
         task = result.task
         with transaction.atomic(using=conn.alias, savepoint=False):
             conn.ensure_connection()
@@ -210,9 +214,7 @@ class TaskBackend(BaseTaskBackend):
                 honker.load_extension(raw)
                 conn._honker_raw = raw
             with conn.cursor() as cur:
-                cur.execute(
-                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_honker_live'"
-                )
+                cur.execute(_HAS_SCHEMA)
                 if not cur.fetchone()[0]:
                     cur.execute("SELECT honker_bootstrap()")
                 cur.execute(
@@ -221,9 +223,7 @@ class TaskBackend(BaseTaskBackend):
                 )
                 job_id = int(cur.fetchone()[0])
                 state = results.dump(result, job_id=job_id, max_attempts=self.max_attempts)
-                cur.execute(
-                    "SELECT honker_result_save(%s, %s, 0)", [int(result.id), state]
-                )
+                cur.execute("SELECT honker_result_save(%s, %s, 0)", [int(result.id), state])
 
     def _enqueue_own(self, result: TaskResult, payload: str, run_at: int | None) -> None:
         task = result.task
@@ -279,7 +279,7 @@ class TaskBackend(BaseTaskBackend):
             with conn.cursor() as cur:
                 try:
                     cur.execute(sql.format("%s"), [key])
-                except Exception as exc:  # noqa: BLE001  no honker tables yet: no result
+                except Exception as exc:
                     if "no such table" in str(exc):
                         return None
                     raise

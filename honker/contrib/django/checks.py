@@ -76,4 +76,3 @@ def check_backend(backend: TaskBackend, databases: dict[str, Any] | None = None)
             )
         )
     return found
-

@@ -126,14 +126,12 @@ def _execute(backend: TaskBackend, job: honker.Job) -> None:
         result_id = str(call["result_id"])
         max_attempts = int(call["max_attempts"])
         db = backend.database()
-        rows = db.query(
-            "SELECT value FROM _honker_results WHERE job_id = ?", [int(result_id)]
-        )
+        rows = db.query("SELECT value FROM _honker_results WHERE job_id = ?", [int(result_id)])
         state = json.loads(rows[0]["value"]) if rows else _state_from(call, job)
         result = results.load(result_id, state)
-    except Exception as exc:  # noqa: BLE001  an unreadable job cannot run: dead-letter it
+    except Exception as bad:
         log.exception("honker: job %s is not a runnable Django task", job.id)
-        job.fail(error=f"not a runnable Django task: {exc!r}")
+        job.fail(error=f"not a runnable Django task: {bad!r}")
         return
     queue = job.queue
     start_attempt(result, job.worker_id)
@@ -145,9 +143,7 @@ def _execute(backend: TaskBackend, job: honker.Job) -> None:
     settle(result, exc, final)
     ttl = backend.result_ttl_s if result.is_finished else None
     with db.transaction() as tx:
-        queue.save_result(
-            int(result_id), _dump(backend, result, job, max_attempts), ttl=ttl, tx=tx
-        )
+        queue.save_result(int(result_id), _dump(backend, result, job, max_attempts), ttl=ttl, tx=tx)
         if exc is None:
             tx.query("SELECT honker_ack(?, ?) AS r", [job.id, job.worker_id])
         elif final:
