@@ -75,8 +75,8 @@ def test_the_django_project_suite_passes_on_django_6() -> None:
     if python is None:
         pytest.fail(
             "the Django 6.1 tests need Python >= 3.12 (Django 6 does not run on 3.11), and "
-            f"none was found; looked at: HONKER_PYTHON312, python3.12/3.13/3.14 on PATH, "
-            f"~/.pyenv/versions/3.12*. Install Python 3.12 or set HONKER_PYTHON312.",
+            "none was found; looked at: HONKER_PYTHON312, python3.12/3.13/3.14 on PATH, "
+            "~/.pyenv/versions/3.12*. Install Python 3.12 or set HONKER_PYTHON312.",
             pytrace=False,
         )
     vpy = ensure_venv(python)
