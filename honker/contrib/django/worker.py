@@ -13,6 +13,8 @@ Semantics:
   those commits, in the worker process;
 - stop (SIGTERM/SIGINT in the command): no new claims; tasks already running
   finish and are recorded; then :func:`serve` returns;
+- while a task runs, its claim is extended (``heartbeat``) every third of
+  ``VISIBILITY_TIMEOUT_S``, so a long task is not handed to a second worker;
 - at-least-once: a worker that dies mid-task leaves the claim to expire after
   ``VISIBILITY_TIMEOUT_S``, and the job runs again (a second worker id).
 """
@@ -203,6 +205,7 @@ class _Worker:
         self.backend = backend
         self.stop = stop
         self.worker_id = worker_id
+        self.heartbeat_s = max(1.0, backend.visibility_timeout_s / 3)
         # Subscribed here, before the first claim, so no commit is missed.
         self.claims = queue.claim(worker_id)
 
@@ -219,8 +222,12 @@ class _Worker:
                     await asyncio.gather(claiming, return_exceptions=True)
                     return
                 job = claiming.result()
-                # Shielded: a task that started runs to its end and is recorded.
-                await asyncio.shield(asyncio.to_thread(execute_job, self.backend, job))
+                # A task that started runs to its end and is recorded: a stop
+                # only ends the wait for the next claim.
+                running = asyncio.ensure_future(asyncio.to_thread(execute_job, self.backend, job))
+                while not (await asyncio.wait({running}, timeout=self.heartbeat_s))[0]:
+                    job.heartbeat()  # still running: keep the claim from expiring
+                running.result()
         except Exception:  # the database went away: log why this worker ends
             log.exception("honker django worker %s stopped on an unexpected error", self.worker_id)
         finally:

@@ -1,6 +1,7 @@
 """Django's Tasks framework on honker, end to end: a real project, a real
 SQLite file, ``manage.py honker_worker`` child processes."""
 
+import asyncio
 import os
 import signal
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core import checks
 from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.tasks import TaskResultStatus, task_backends
@@ -167,6 +169,28 @@ def test_an_async_task_runs(worker: Child) -> None:
     assert done.status == TaskResultStatus.SUCCESSFUL and done.return_value == 5
 
 
+def test_aenqueue_and_aget_result(worker: Child) -> None:
+    async def go():
+        result = await tasks.add_async.aenqueue(5, 6)
+        fetched = await tasks.add_async.aget_result(result.id)
+        return result, fetched
+
+    result, fetched = asyncio.run(go())
+    assert fetched.status == TaskResultStatus.READY and fetched.args == [5, 6]
+    assert finished(result.id).return_value == 11
+
+
+def test_a_long_task_keeps_its_claim() -> None:
+    # Two workers on the queue: had the claim expired, the second would run it again.
+    child = start_worker("--backend", "short", "--queue", "slow", "--concurrency", "2")
+    try:
+        result_id = finished(tasks.nap.enqueue(3.5).id, backend="short").id
+    finally:
+        stop_worker(child)  # waits for running tasks: a second run would be recorded
+    done = task_backends["short"].get_result(result_id)
+    assert done.status == TaskResultStatus.SUCCESSFUL and done.attempts == 1
+
+
 def test_takes_context(worker: Child) -> None:
     result = tasks.whoami.enqueue()
     done = finished(result.id)
@@ -254,6 +278,7 @@ def test_eager_runs_on_commit_in_a_test_case() -> None:
 def test_checks_warn_about_wal_and_transaction_mode() -> None:
     backend = task_backends["default"]
     assert check_backend(backend) == []
+    assert [m for m in checks.run_checks() if m.id.startswith("honker")] == []
     db = {**settings.DATABASES["default"], "OPTIONS": {}, "NAME": str(HERE / "no-such.sqlite3")}
     messages = check_backend(backend, {"default": db})
     assert [m.id for m in messages] == ["honker.W001", "honker.W002"]

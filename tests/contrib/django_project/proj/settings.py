@@ -37,6 +37,11 @@ TASKS = {
         "BACKEND": "honker.contrib.django.TaskBackend",
         "OPTIONS": {"PATH": os.environ.get("HONKER_DJANGO_OTHER_DB", DB + ".other")},
     },
+    "short": {  # a short visibility timeout: the worker's heartbeats keep long tasks claimed
+        "BACKEND": "honker.contrib.django.TaskBackend",
+        "QUEUES": ["slow"],
+        "OPTIONS": {"VISIBILITY_TIMEOUT_S": 2, "MAX_ATTEMPTS": 2},
+    },
     "eager": {
         "BACKEND": "honker.contrib.django.TaskBackend",
         "QUEUES": ["default", "prio"],

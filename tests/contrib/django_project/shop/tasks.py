@@ -1,6 +1,7 @@
 """The shop's tasks: each exercises one part of django.tasks on honker."""
 
 import asyncio
+import time
 
 from django.tasks import task
 
@@ -48,3 +49,10 @@ async def add_async(a: int, b: int) -> int:
 @task(takes_context=True)
 def whoami(context) -> dict:
     return {"id": context.task_result.id, "attempt": context.attempt}
+
+
+@task(backend="short", queue_name="slow")
+def nap(seconds: float) -> str:
+    """Outlives the "short" backend's visibility timeout (2 s)."""
+    time.sleep(seconds)
+    return "rested"

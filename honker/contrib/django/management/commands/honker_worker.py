@@ -64,6 +64,8 @@ class Command(BaseCommand):
                 "not honker.contrib.django.TaskBackend"
             )
         queues = options["queues"] or sorted(backend.queues)
+        if not queues:
+            raise CommandError(f"TASKS[{alias!r}] has no QUEUES: name the queues with --queue")
         unknown = sorted(set(queues) - backend.queues) if backend.queues else []
         if unknown:
             raise CommandError(f"queue(s) {unknown} are not in TASKS[{alias!r}]['QUEUES']")
