@@ -175,6 +175,7 @@ class TaskBackend(BaseTaskBackend):
             self._eager_results[result.id] = result
             from .worker import run_eager
 
+            task_enqueued.send(type(self), task_result=result)
             transaction.on_commit(lambda: run_eager(self, result), using=self.database_alias)
             return result
         payload = json.dumps(
