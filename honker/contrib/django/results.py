@@ -22,9 +22,9 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from django.tasks import Task, TaskResult, TaskResultStatus
-from django.tasks.base import TaskError
 from django.utils.module_loading import import_string
+
+from ._compat import Task, TaskError, TaskResult, TaskResultStatus
 
 RESULT_ID_MIN = 1 << 62
 ENVELOPE = "__honker_django__"

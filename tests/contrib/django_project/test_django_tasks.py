@@ -15,11 +15,15 @@ from django.conf import settings
 from django.core import checks
 from django.core.management import call_command
 from django.db import connection, connections, transaction
-from django.tasks import TaskResultStatus, task_backends
-from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
-from django.tasks.signals import task_enqueued
 from django.test import TestCase
 from django.utils import timezone
+from djtasks import (
+    InvalidTask,
+    TaskResultDoesNotExist,
+    TaskResultStatus,
+    task_backends,
+    task_enqueued,
+)
 from helpers import Child, wait_until
 from shop import tasks
 from shop.models import Event, Order

@@ -7,12 +7,16 @@ shared with Django (enqueue through ``on_commit``).
 
 import os
 
+import django
+
 SECRET_KEY = "test-only"
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 INSTALLED_APPS = ["honker.contrib.django", "shop"]
+if django.VERSION < (6,):  # the django-tasks backport is an app of its own
+    INSTALLED_APPS.append("django_tasks")
 
 DB = os.environ["HONKER_DJANGO_DB"]
 DATABASES = {

@@ -5,7 +5,7 @@ class ShopConfig(AppConfig):
     name = "shop"
 
     def ready(self) -> None:
-        from django.tasks.signals import task_finished, task_started
+        from djtasks import task_finished, task_started
 
         from .models import Event
 

@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-from django.tasks import task
+from djtasks import task
 
 from .models import Event, Order
 

@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.tasks import task_backends
 
+from ..._compat import task_backends
 from ...backend import TaskBackend
 from ...results import RESULT_ID_MIN
 

@@ -7,9 +7,9 @@ import signal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.tasks import Task, task_backends
 from django.utils.module_loading import autodiscover_modules
 
+from ..._compat import Task, task_backends
 from ...backend import TaskBackend
 from ...worker import serve
 
