@@ -124,14 +124,18 @@ class TaskBackend(BaseTaskBackend):
         return name
 
     def shared_connection(self) -> Any:
-        """The Django connection whose file is the honker file, or None."""
+        """The Django connection whose file is the honker file, or None.
+
+        Raises ``ImproperlyConfigured`` (from :attr:`path`) when there is no file.
+        """
+        path = self.path
         conn = connections[self.database_alias]
         if conn.vendor != "sqlite":
             return None
         name = str(conn.settings_dict.get("NAME") or "")
         if _is_memory(name):
             return None
-        return conn if _same_file(name, self.path) else None
+        return conn if _same_file(name, path) else None
 
     def database(self) -> honker.Database:
         """honker's own connection to :attr:`path` (opened on first use, per process)."""
