@@ -142,7 +142,7 @@ def _execute(backend: TaskBackend, job: honker.Job) -> None:
         return
     queue = job.queue
     start_attempt(result, job.worker_id)
-    queue.save_result(int(result_id), _dump(backend, result, job, max_attempts), ttl=None)
+    queue.save_result(int(result_id), _dump(result, job, max_attempts), ttl=None)
     task_started.send(type(backend), task_result=result)
 
     exc = call_task(result)
@@ -150,7 +150,7 @@ def _execute(backend: TaskBackend, job: honker.Job) -> None:
     settle(result, exc, final)
     ttl = backend.result_ttl_s if result.is_finished else None
     with db.transaction() as tx:
-        queue.save_result(int(result_id), _dump(backend, result, job, max_attempts), ttl=ttl, tx=tx)
+        queue.save_result(int(result_id), _dump(result, job, max_attempts), ttl=ttl, tx=tx)
         if exc is None:
             tx.query("SELECT honker_ack(?, ?) AS r", [job.id, job.worker_id])
         elif final:
@@ -164,7 +164,7 @@ def _execute(backend: TaskBackend, job: honker.Job) -> None:
         task_finished.send(type(backend), task_result=result)
 
 
-def _dump(backend: TaskBackend, result: TaskResult, job: honker.Job, max_attempts: int) -> Any:
+def _dump(result: TaskResult, job: honker.Job, max_attempts: int) -> Any:
     return results.state(result, job_id=job.id, max_attempts=max_attempts)
 
 
