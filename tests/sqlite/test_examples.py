@@ -24,6 +24,20 @@ EXPECTED = {
     "scheduler.py": ["fired: {'kind': 'ping'}"],
     "tasks.py": ["add(2, 3) = 5", "flaky(1) = ok after 2 attempts", "add.call_local(4, 5) = 9"],
     "outbox.py": ["attempts: 2 delivered: 1"],
+    "fastapi_app.py": [
+        "POST /orders -> 201 {'id': 1, 'job': 1}",
+        "POST /orders (forbidden) -> 409",
+        "order 1: shipped",
+        "orders: 1, jobs left: 0",
+    ],
+    "flask_app.py": [
+        "worker ready",
+        "POST /orders -> 201 {'id': 1, 'job': 1}",
+        "POST /orders (forbidden) -> 409",
+        "order 1: shipped by the worker process",
+        "worker stopped exit 0",
+        "orders: 1, jobs left: 0",
+    ],
     "manage.py": [
         "'pending': 2, 'delayed': 1, 'processing': 0, 'dead': 1",
         "dead: 1 {'user_id': 1, 'subject': 'welcome'} smtp down",

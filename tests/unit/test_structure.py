@@ -149,3 +149,16 @@ def test_the_graph_sees_the_package() -> None:
     assert "honker._queue" in GRAPH["honker._database"]  # a function-level import
     assert "honker.backends.base" in GRAPH["honker._queue"]
     assert "honker._queue" not in GRAPH["honker._results"]  # TYPE_CHECKING only
+
+
+def test_framework_adapters_use_only_the_public_api() -> None:
+    """``honker/contrib/`` imports ``honker`` itself (and its own modules), nothing private."""
+    offenders = sorted(
+        f"{name} -> {target}"
+        for name, path in MODULES.items()
+        if name.startswith("honker.contrib")
+        for target in _all_imports(path)
+        if target.startswith(ROOT + ".") and not target.startswith("honker.contrib")
+    )
+    assert any(n.startswith("honker.contrib.django") for n in MODULES)
+    assert offenders == [], offenders
