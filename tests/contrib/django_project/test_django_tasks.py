@@ -180,7 +180,8 @@ def test_aenqueue_and_aget_result(worker: Child) -> None:
         return result, fetched
 
     result, fetched = asyncio.run(go())
-    assert fetched.status == TaskResultStatus.READY and fetched.args == [5, 6]
+    # The running worker may have picked it up already: any state but FAILED.
+    assert fetched.status != TaskResultStatus.FAILED and fetched.args == [5, 6]
     assert finished(result.id).return_value == 11
 
 
