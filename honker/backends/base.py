@@ -280,6 +280,18 @@ class Backend(Protocol):
         """``fn(ops)`` inside the caller's open transaction ``tx`` (one it owns)."""
         ...
 
+    def run_foreign(
+        self, tx: Any, fn: Callable[[Ops], T], sql_name: str, sql_args: Sequence[Any]
+    ) -> T:
+        """The operation ``fn`` inside a foreign transaction object ``tx`` (one
+        with ``query(sql, params)``, not a transaction of this backend).
+
+        ``sql_name(*sql_args)`` names the same operation as an SQL function;
+        a backend that has such functions (SQLite's ``honker_*``) calls it, one
+        without runs ``fn``'s statements through ``tx.query``.
+        """
+        ...
+
     def in_transaction(self) -> bool:
         """Whether the calling thread holds this backend's write transaction."""
         ...
