@@ -178,7 +178,7 @@ def test_unixepoch_is_the_servers_clock(db: honker.Database, admin) -> None:
 def test_later_slices_raise_not_implemented(db: honker.Database, call: Callable[..., Any]) -> None:
     with pytest.raises(NotImplementedError, match="not available on PostgreSQL yet") as info:
         call(db)
-    assert isinstance(info.value, honker.HonkerError)
+    assert isinstance(info.value, honker.NotOnThisBackendError)
 
 
 def test_tx_notify_is_not_there_yet(db: honker.Database) -> None:
@@ -196,7 +196,8 @@ def test_the_claim_walks_the_pending_index(db: honker.Database, admin, schema: s
     q = db.queue("deep")
     with db.transaction() as tx:
         tx.execute(
-            "INSERT INTO _honker_live (queue, payload) SELECT 'deep', '1' FROM generate_series(1, 20000)"
+            "INSERT INTO _honker_live (queue, payload)"
+            " SELECT 'deep', '1' FROM generate_series(1, 20000)"
         )
     q.enqueue(2, delay=60)
     admin.execute(f"ANALYZE {schema}._honker_live")

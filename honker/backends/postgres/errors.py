@@ -42,7 +42,10 @@ def translate(exc: BaseException, scrub: Callable[[str], str] = _same) -> BaseEx
     clean = scrub
     if isinstance(exc, psycopg_pool.PoolTimeout):
         return BusyError(
-            clean(f"no PostgreSQL connection free in the pool: {exc} (raise ?pool_size=)")
+            clean(
+                f"no PostgreSQL connection within the pool's timeout ({exc}): the server is "
+                "unreachable, or every pooled connection is busy (raise ?pool_size=)"
+            )
         )
     if isinstance(exc, OverflowError):
         return ParameterError(f"SQL parameter out of range: {exc}")
