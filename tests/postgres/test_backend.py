@@ -280,3 +280,33 @@ async def test_close_ends_a_waiting_claim(db: honker.Database) -> None:
         await within(task, 5)
     with pytest.raises(RuntimeError, match="Database is closed"):
         db.queue("q2")
+
+
+def _listeners(admin: Any) -> int:
+    (n,) = admin.execute(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE query LIKE '%%LISTEN honker_changes_%%' AND pid <> pg_backend_pid()"
+    ).fetchone()
+    return int(n)
+
+
+async def test_one_listen_connection_per_process(
+    pg_server: Any, new_schema, admin, open_db
+) -> None:
+    before = _listeners(admin)
+    a = open_db(pg_server.url(schema=new_schema()))
+    b = open_db(pg_server.url(schema=new_schema()))
+    qa, qb = a.queue("q"), b.queue("q")
+    ja, jb = qa.claim("w", idle_poll_s=None), qb.claim("w", idle_poll_s=None)
+    ta, tb = asyncio.create_task(anext(ja)), asyncio.create_task(anext(jb))
+    await asyncio.sleep(0.05)
+    assert _listeners(admin) == before + 1, "two schemas, one LISTEN connection"
+    await asyncio.to_thread(qb.enqueue, "b")
+    assert (await within(tb, 5)).payload == "b"
+    assert not ta.done(), "a commit in b's schema does not wake a's claim"
+    await asyncio.to_thread(qa.enqueue, "a")
+    assert (await within(ta, 5)).payload == "a"
+    a.close()
+    assert _listeners(admin) == before + 1, "b still listens"
+    b.close()
+    await asyncio.to_thread(wait_until, lambda: _listeners(admin) == before, 10)

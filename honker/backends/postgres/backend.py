@@ -8,8 +8,8 @@ writer: transactions of different threads and processes run concurrently, and
 claims never wait for each other (``FOR UPDATE SKIP LOCKED``). As on SQLite, a
 thread holds at most one ``db.transaction()`` at a time (a second raises
 honker's nested-transaction error; helpers join with ``tx=``). The change feed
-(``changes.py``) has its own LISTEN connection. The schema is created and
-migrated on open (``migrate.py``).
+(``changes.py``) listens on a connection of its own, one per process and
+server. The schema is created and migrated on open (``migrate.py``).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class PostgresBackend:
 
     # -- connections ----------------------------------------------------------
     def _connect(self) -> Conn:
-        """A new autocommit connection outside the pool (migrations, LISTEN)."""
+        """A new autocommit connection outside the pool (migrations)."""
         conn = psycopg.connect(
             self._cfg.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
         )
@@ -248,7 +248,7 @@ class PostgresBackend:
             if self._feed is None:
                 try:
                     self._feed = ChangeFeed(
-                        self._connect, self._cfg.channel, self.path, self._cfg.scrub
+                        self._cfg.conninfo, self._cfg.channel, self.path, self._cfg.scrub
                     )
                 except TRANSLATED as exc:
                     raise self._translate(exc) from None

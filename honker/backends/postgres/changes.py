@@ -1,15 +1,19 @@
-"""The change feed on PostgreSQL: LISTEN/NOTIFY on one dedicated connection.
+"""The change feed on PostgreSQL: LISTEN/NOTIFY on one dedicated connection per process.
 
 Every write transaction of this backend ends with a ``pg_notify`` on the
 schema's channel (``honker_changes_<schema>``) if it wrote anything
-(``changed`` in sql/queries.sql); PostgreSQL delivers it at commit, to every
+(``commit`` in sql/queries.sql); PostgreSQL delivers it at commit, to every
 listening session in every process on every machine. The payload is empty:
 a tick only says "re-read", and NOTIFY payloads are capped at 8000 bytes.
 
-One :class:`ChangeFeed` per open Database holds one LISTEN connection (not
-from the pool: a pooled connection would be handed to other work) and one
-thread, ``honker-pg-listen``, that fans each notification out to the
-subscriptions, the same way the SQLite watcher does:
+Each open Database has a :class:`ChangeFeed` (its subscriptions). The feeds of
+one process opened with the same URL (honker's own options aside) share one
+:class:`_Listener`: one dedicated LISTEN connection (not from the pool: a
+pooled connection would be handed to other work) that LISTENs on each feed's
+channel, and one thread, ``honker-pg-listen``, that does all the I/O on it
+and fans each notification out to the feeds of its channel and their
+subscriptions, the same way the SQLite watcher does. The listener is opened
+by the first feed and closed with the last:
 
 - at least one tick follows every commit made after ``subscribe()`` returned
   (the feed is LISTENing before the first subscription exists);
@@ -34,6 +38,7 @@ import select
 import threading
 import weakref
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 
@@ -45,7 +50,9 @@ SAFETY_TICK_S = 10.0
 RECONNECT_S = 1.0
 FEED_CLOSED = "honker: change feed closed (the Database was closed; reopen with honker.open())"
 
-Connect = Callable[[], "psycopg.Connection[tuple[object, ...]]"]
+# How long a feed joining a running listener waits for its LISTEN.
+LISTEN_WAIT_S = 10.0
+CONNECT_TIMEOUT_S = 10
 
 
 class Changes:
@@ -161,36 +168,20 @@ def _wake_soon(loop: asyncio.AbstractEventLoop, fut: asyncio.Future[None]) -> No
 
 
 class ChangeFeed:
-    """The LISTEN connection and its thread (see the module docstring).
+    """One Database's subscriptions to its schema's channel (see the module docstring).
 
-    ``connect`` opens a new autocommit connection; the constructor connects
-    and LISTENs before it returns, so a subscription made afterwards misses
-    no commit.
+    The constructor returns once the process's listener LISTENs on
+    ``channel``, so a subscription made afterwards misses no commit; it
+    raises the driver's error if the listener cannot connect.
     """
 
-    def __init__(
-        self, connect: Connect, channel: str, path: str, scrub: Callable[[str], str]
-    ) -> None:
+    def __init__(self, conninfo: str, channel: str, path: str, scrub: Callable[[str], str]) -> None:
         self.path = path
-        self._scrub = scrub
-        self._connect = connect
-        self._channel = channel
+        self.channel = channel
         self._subs: weakref.WeakSet[Changes] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._closed = False
-        self._conn: psycopg.Connection[tuple[object, ...]] | None = self._listen()
-        self._stop_r, self._stop_w = os.pipe()
-        self._thread = threading.Thread(target=self._run, name="honker-pg-listen", daemon=True)
-        self._thread.start()
-
-    def _listen(self) -> psycopg.Connection[tuple[object, ...]]:
-        conn = self._connect()
-        try:
-            conn.execute(f"LISTEN {self._channel}")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        self._listener = _Listener.join(conninfo, self, scrub)
 
     def subscribe(self) -> Changes:
         sub = Changes(self)
@@ -211,37 +202,167 @@ class ChangeFeed:
         for sub in subs:
             sub._tick()
 
+    def close(self) -> None:
+        """Leave the listener (closed with its last feed), end every subscription. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            subs = list(self._subs)
+            self._subs = weakref.WeakSet()
+        self._listener.leave(self)
+        for sub in subs:
+            sub._die(WatcherDiedError(FEED_CLOSED))
+
+
+# The listeners of this process, by (pid, conninfo): a forked child makes its own.
+_LISTENERS: dict[tuple[int, str], _Listener] = {}
+_LISTENERS_LOCK = threading.Lock()
+
+
+class _Listener:
+    """One LISTEN connection and its thread, shared by the feeds of a process."""
+
+    def __init__(self, conninfo: str, scrub: Callable[[str], str]) -> None:
+        self._conninfo = conninfo
+        self._scrub = scrub
+        self._lock = threading.Lock()  # guards _feeds and _requests
+        self._feeds: dict[str, set[ChangeFeed]] = {}
+        # (statement, channel, done): LISTEN/UNLISTEN for the thread to run.
+        self._requests: list[tuple[str, str, threading.Event | None]] = []
+        self._closed = False
+        self._conn: psycopg.Connection[Any] | None = None
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._thread = threading.Thread(target=self._run, name="honker-pg-listen", daemon=True)
+
+    @classmethod
+    def join(cls, conninfo: str, feed: ChangeFeed, scrub: Callable[[str], str]) -> _Listener:
+        """The process's listener for ``conninfo``, LISTENing on ``feed.channel``."""
+        key = (os.getpid(), conninfo)
+        with _LISTENERS_LOCK:
+            listener = _LISTENERS.get(key)
+            if listener is None:
+                listener = cls(conninfo, scrub)
+                listener._feeds[feed.channel] = {feed}
+                try:
+                    listener._conn = listener._listen()  # here, so its errors reach open()
+                except BaseException:
+                    listener._close_pipe()
+                    raise
+                listener._thread.start()
+                _LISTENERS[key] = listener
+                return listener
+            done = listener._add(feed)
+        if done is not None:
+            done.wait(LISTEN_WAIT_S)
+        return listener
+
+    def _add(self, feed: ChangeFeed) -> threading.Event | None:
+        with self._lock:
+            feeds = self._feeds.setdefault(feed.channel, set())
+            feeds.add(feed)
+            if len(feeds) > 1:
+                return None
+            done = threading.Event()
+            self._requests.append(("LISTEN", feed.channel, done))
+        self._wake()
+        return done
+
+    def leave(self, feed: ChangeFeed) -> None:
+        """Stop serving ``feed``; the last feed to leave closes the listener."""
+        with _LISTENERS_LOCK:
+            with self._lock:
+                feeds = self._feeds.get(feed.channel, set())
+                feeds.discard(feed)
+                if not feeds:
+                    self._feeds.pop(feed.channel, None)
+                    self._requests.append(("UNLISTEN", feed.channel, None))
+                last = not self._feeds
+            if last:
+                key = (os.getpid(), self._conninfo)
+                if _LISTENERS.get(key) is self:
+                    del _LISTENERS[key]
+        if last:
+            self._stop()
+        else:
+            self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+
+    def _listen(self) -> psycopg.Connection[Any]:
+        """A new connection LISTENing on every channel served."""
+        conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        try:
+            # Notifications that arrive while psycopg itself reads a result
+            # (during a LISTEN below) come through this handler.
+            conn.add_notify_handler(lambda n: self._notified(n.channel))
+            with self._lock:
+                channels = sorted(self._feeds)
+            for channel in channels:
+                conn.execute(f"LISTEN {channel}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _notified(self, channel: str) -> None:
+        with self._lock:
+            feeds = list(self._feeds.get(channel, ()))
+        for feed in feeds:
+            feed._tick_all()
+
+    def _tick_all(self) -> None:
+        with self._lock:
+            feeds = [f for fs in self._feeds.values() for f in fs]
+        for feed in feeds:
+            feed._tick_all()
+
+    def _serve(self, conn: psycopg.Connection[Any] | None) -> None:
+        """Run the pending LISTEN/UNLISTEN requests (without a connection, the
+        reconnect LISTENs every channel: only mark them done)."""
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._wake_r, 4096)
+        with self._lock:
+            requests, self._requests = self._requests, []
+        try:
+            for statement, channel, _ in requests:
+                if conn is not None:
+                    conn.execute(f"{statement} {channel}")
+        finally:
+            for _, _, done in requests:
+                if done is not None:
+                    done.set()
+
     # -- the thread -----------------------------------------------------------
     def _run(self) -> None:
         while not self._closed:
             conn = self._conn
             if conn is None:
-                if self._sleep(RECONNECT_S):
-                    break
-                self._tick_all()  # while down, poll: commits may go unnoticed
-                try:
-                    self._conn = self._listen()
-                except psycopg.Error as exc:
-                    log.warning("LISTEN connection still down: %s", self._scrub(_first_line(exc)))
-                    continue
-                log.info("LISTEN connection back")
-                self._tick_all()
+                self._reconnect()
                 continue
             try:
-                ready, _, _ = select.select([conn.fileno(), self._stop_r], [], [], SAFETY_TICK_S)
-                if self._stop_r in ready:
+                ready, _, _ = select.select([conn.fileno(), self._wake_r], [], [], SAFETY_TICK_S)
+                if self._closed:
                     break
                 if not ready:
                     self._tick_all()  # the safety tick
                     continue
+                if self._wake_r in ready:
+                    self._serve(conn)
                 pgconn = conn.pgconn
                 pgconn.consume_input()
-                got = False
-                while pgconn.notifies() is not None:
-                    got = True
-                if got:
-                    self._tick_all()
+                channels = set()
+                while (note := pgconn.notifies()) is not None:
+                    channels.add(note.relname.decode("utf-8", "replace"))
+                for channel in sorted(channels):
+                    self._notified(channel)
             except (psycopg.Error, OSError, ValueError) as exc:
+                if self._closed:
+                    break
                 log.warning(
                     "LISTEN connection lost (%s); reconnecting", self._scrub(_first_line(exc))
                 )
@@ -250,29 +371,41 @@ class ChangeFeed:
                     conn.close()
                 self._tick_all()
 
-    def _sleep(self, seconds: float) -> bool:
-        """Wait ``seconds``; True if the feed is closing meanwhile."""
-        ready, _, _ = select.select([self._stop_r], [], [], seconds)
-        return bool(ready) or self._closed
+    def _reconnect(self) -> None:
+        """One reconnect attempt after ``RECONNECT_S`` (or a request); ticks
+        every feed, since notifications may have been missed meanwhile."""
+        select.select([self._wake_r], [], [], RECONNECT_S)
+        if self._closed:
+            return
+        self._serve(None)
+        self._tick_all()
+        try:
+            self._conn = self._listen()
+        except psycopg.Error as exc:
+            log.warning("LISTEN connection still down: %s", self._scrub(_first_line(exc)))
+            return
+        log.info("LISTEN connection back")
+        self._tick_all()
 
-    def close(self) -> None:
-        """Stop the thread, close the connection, end every subscription. Idempotent."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            subs = list(self._subs)
-            self._subs = weakref.WeakSet()
-        with contextlib.suppress(OSError):
-            os.write(self._stop_w, b"x")
-        self._thread.join()
+    def _stop(self) -> None:
+        self._closed = True
+        self._wake()
+        if self._thread.is_alive():
+            self._thread.join()
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-        os.close(self._stop_r)
-        os.close(self._stop_w)
-        for sub in subs:
-            sub._die(WatcherDiedError(FEED_CLOSED))
+        self._close_pipe()
+        with self._lock:
+            requests, self._requests = self._requests, []
+        for _, _, done in requests:
+            if done is not None:
+                done.set()
+
+    def _close_pipe(self) -> None:
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def _first_line(exc: BaseException) -> str:
