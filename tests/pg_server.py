@@ -128,7 +128,12 @@ class PgServer:
             "-o",
             options,
         )
-        import psycopg
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise ServerUnavailable(
+                f"{exc}: install the test extras, pip install -e '.[dev]'"
+            ) from None
 
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {DBNAME}")
