@@ -310,3 +310,34 @@ async def test_one_listen_connection_per_process(
     assert _listeners(admin) == before + 1, "b still listens"
     b.close()
     await asyncio.to_thread(wait_until, lambda: _listeners(admin) == before, 10)
+
+
+def test_only_writing_transactions_notify(db: honker.Database) -> None:
+    """An empty claim (every idle worker's loop) writes nothing, so it must not
+    NOTIFY: waiters would wake each other in a loop."""
+    q = db.queue("q")
+    changes = db.update_events()
+    try:
+        for _ in range(3):
+            assert q.claim_one("idle") is None
+            assert q.get_job(1) is None
+        with db.transaction() as tx:
+            tx.query("SELECT count(*) FROM _honker_live")
+        assert changes.wait_sync(0.3) is False, "reads and empty claims stay silent"
+        q.enqueue(1)
+        assert changes.wait_sync(5) is True, "a write ticks"
+    finally:
+        changes.close()
+
+
+def test_a_failed_statement_aborts_the_transaction(db: honker.Database) -> None:
+    q = db.queue("q")
+    with pytest.raises(RuntimeError, match="current transaction is aborted"):
+        with db.transaction() as tx:
+            q.enqueue("lost", tx=tx)
+            with pytest.raises(RuntimeError, match="division by zero"):
+                tx.query("SELECT 1 / 0")
+    assert db.query("SELECT count(*) AS n FROM _honker_live") == [{"n": 0}]
+    assert db._tx_depth == 0
+    q.enqueue("kept")  # the connection went back to the pool in a usable state
+    assert q.claim_one("w").payload == "kept"
