@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
 import pytest
-from helpers import wait_until, within
+from helpers import sql, wait_until, within
 
 import honker
 from honker.backends.postgres import params
@@ -341,3 +342,24 @@ def test_a_failed_statement_aborts_the_transaction(db: honker.Database) -> None:
     assert db._tx_depth == 0
     q.enqueue("kept")  # the connection went back to the pool in a usable state
     assert q.claim_one("w").payload == "kept"
+
+
+async def test_a_client_clock_an_hour_behind_still_wakes_on_time(
+    db: honker.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim iterator sleeps until the next due job by the server's clock:
+    this process's wall clock, here an hour behind, does not enter it."""
+    q = db.queue("q")
+    job_id = q.enqueue("later", delay=3600)
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 3600)
+    jobs = q.claim("w", idle_poll_s=None)
+    task = asyncio.create_task(anext(jobs))
+    await asyncio.sleep(0.05)
+    assert not task.done()
+    # This commit wakes the iterator once; then only the deadline can.
+    await asyncio.to_thread(
+        sql, db, "UPDATE _honker_live SET run_at = unixepoch() + 1 WHERE id = ?", job_id
+    )
+    assert (await within(task, 5)).id == job_id
+    jobs.close()

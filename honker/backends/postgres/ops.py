@@ -95,10 +95,14 @@ class PostgresOps:
 
     def claim_or_next(
         self, queue: str, worker_id: str, timeout_s: int
-    ) -> tuple[list[ClaimRow], int]:
-        """One claim, or (nothing, when the next job becomes claimable: 0 = unknown)."""
+    ) -> tuple[list[ClaimRow], float | None]:
+        """One claim, or (nothing, seconds until the next job becomes claimable,
+        by the server's clock: None = no such job)."""
         rows = self.claim_batch(queue, worker_id, 1, timeout_s)
-        return rows, (0 if rows else self.next_claim_at(queue))
+        if rows:
+            return rows, None
+        due_in = self._rows("next_claim_in", queue=queue)[0][0]
+        return rows, None if due_in is None else float(due_in)
 
     def next_claim_at(self, queue: str) -> int:
         return int(self._rows("next_claim_at", queue=queue)[0][0])

@@ -3,7 +3,8 @@
 ``queries(schema)[name]`` is one statement with ``{schema}`` (and ``{now}``,
 the server's clock) filled in; ``SCHEMA_SETUP`` and ``MIGRATIONS`` are the
 statements :mod:`honker.backends.postgres.migrate` runs. A file holds named
-sections (``-- name: x``); a migration is a whole file ``migrations/NNN_name.sql``.
+sections (``-- name: x``; a line ``-- include: y`` stands for section ``y``); a
+migration is a whole file ``migrations/NNN_name.sql``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from importlib import resources
 
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+# A line "-- include: other" stands for the text of section "other" (a shared fragment).
+_INCLUDE = re.compile(r"^[ \t]*-- include: (\w+)[ \t]*$", re.MULTILINE)
 _MIGRATION_FILE = re.compile(r"^(\d{3})_(\w+)\.sql$")
 # Statement ends: a `;` at the end of a line (function bodies keep theirs inside $$).
 _END = re.compile(r";[ \t]*$", re.MULTILINE)
@@ -30,7 +33,11 @@ def _strip_comments(body: str) -> str:
 
 def _sections(text: str) -> dict[str, str]:
     parts = _NAME.split(text)
-    return {n: _strip_comments(b) for n, b in zip(parts[1::2], parts[2::2], strict=True)}
+    raw = dict(zip(parts[1::2], parts[2::2], strict=True))
+    return {
+        name: _strip_comments(_INCLUDE.sub(lambda m: _strip_comments(raw[m.group(1)]), body))
+        for name, body in raw.items()
+    }
 
 
 def _statements(body: str) -> tuple[str, ...]:

@@ -71,9 +71,10 @@ SELECT c.id, c.queue, c.payload, c.worker_id, c.attempts, c.claim_expires_at,
   LEFT JOIN claimed c ON true
  ORDER BY c.priority DESC, c.run_at, c.id;
 
--- name: next_claim_at
--- Exhausted and expired rows are ignored: nothing can claim them (docs/spec/engine.md §5.1).
-SELECT COALESCE(LEAST(
+-- name: next_due
+-- A fragment: when the next job of %(queue)s becomes claimable (NULL: none). Exhausted
+-- and expired rows are ignored: nothing can claim them (docs/spec/engine.md §5.1).
+LEAST(
   (SELECT run_at FROM {schema}._honker_live
     WHERE queue = %(queue)s::text AND state = 'pending' AND run_at > {now}
       AND attempts < max_attempts AND (expires_at IS NULL OR expires_at > {now})
@@ -81,7 +82,19 @@ SELECT COALESCE(LEAST(
   (SELECT claim_expires_at + 1 FROM {schema}._honker_live
     WHERE queue = %(queue)s::text AND state = 'processing' AND claim_expires_at >= {now}
       AND attempts < max_attempts AND (expires_at IS NULL OR expires_at > {now})
-    ORDER BY claim_expires_at LIMIT 1)), 0);
+    ORDER BY claim_expires_at LIMIT 1))
+
+-- name: next_claim_at
+SELECT COALESCE(
+-- include: next_due
+, 0);
+
+-- name: next_claim_in
+-- next_due in seconds from this instant of the server's clock, for the claim
+-- iterator's sleep: the client's own clock never enters it.
+SELECT
+-- include: next_due
+ - extract(epoch FROM clock_timestamp())::float8;
 
 -- name: ack
 DELETE FROM {schema}._honker_live
