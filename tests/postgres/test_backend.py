@@ -240,7 +240,7 @@ async def test_the_feed_survives_a_lost_listen_connection(db: honker.Database, a
     q = db.queue("q")
     jobs = q.claim("w", idle_poll_s=None)
     task = asyncio.create_task(anext(jobs))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # the first claim found nothing: it waits now
     assert not task.done()
     channel = "honker_changes_" + db._backend.schema
     (killed,) = admin.execute(
@@ -254,7 +254,7 @@ async def test_the_feed_survives_a_lost_listen_connection(db: honker.Database, a
     assert job.id == job_id
     # Once it listens again, a commit from elsewhere wakes the next wait.
     nxt = asyncio.create_task(anext(jobs))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # the first claim found nothing: it waits now
 
     def listening() -> bool:
         rows = admin.execute(
@@ -275,7 +275,7 @@ async def test_the_feed_survives_a_lost_listen_connection(db: honker.Database, a
 async def test_close_ends_a_waiting_claim(db: honker.Database) -> None:
     jobs = db.queue("q").claim("w", idle_poll_s=None)
     task = asyncio.create_task(anext(jobs))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # the first claim found nothing: it waits now
     db.close()
     with pytest.raises(RuntimeError, match="change feed closed"):
         await within(task, 5)
@@ -300,7 +300,7 @@ async def test_one_listen_connection_per_process(
     qa, qb = a.queue("q"), b.queue("q")
     ja, jb = qa.claim("w", idle_poll_s=None), qb.claim("w", idle_poll_s=None)
     ta, tb = asyncio.create_task(anext(ja)), asyncio.create_task(anext(jb))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # the first claim found nothing: it waits now
     assert _listeners(admin) == before + 1, "two schemas, one LISTEN connection"
     await asyncio.to_thread(qb.enqueue, "b")
     assert (await within(tb, 5)).payload == "b"
@@ -355,7 +355,7 @@ async def test_a_client_clock_an_hour_behind_still_wakes_on_time(
     monkeypatch.setattr(time, "time", lambda: real() - 3600)
     jobs = q.claim("w", idle_poll_s=None)
     task = asyncio.create_task(anext(jobs))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # the first claim found nothing: it waits now
     assert not task.done()
     # This commit wakes the iterator once; then only the deadline can.
     await asyncio.to_thread(

@@ -33,7 +33,7 @@ WORKER = textwrap.dedent(
         wid = f"w{sys.argv[2]}-{os.getpid()}"
         jobs = q.claim(wid, idle_poll_s=None)
         first = asyncio.create_task(anext(jobs))
-        await asyncio.sleep(0.05)  # the queue is empty: the claim now waits on LISTEN
+        await asyncio.sleep(0)  # the first claim found nothing: it now waits on LISTEN
         print("ready", flush=True)
         job = await first
         while True:
@@ -52,7 +52,7 @@ CLAIM_ONE = textwrap.dedent(
         db = honker.open(sys.argv[1])
         jobs = db.queue("jobs").claim("child", idle_poll_s=None)
         task = asyncio.create_task(anext(jobs))
-        await asyncio.sleep(0.05)  # the queue was empty: now it waits on LISTEN
+        await asyncio.sleep(0)  # the queue was empty: now it waits on LISTEN
         print("ready", flush=True)
         job = await task
         print(f"claimed {job.id} {time.monotonic()} {job.ack()}", flush=True)
