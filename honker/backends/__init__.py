@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._errors import ConfigError
+from .._errors import ConfigError, InspectError
 from .base import Backend
 from .sqlite import (
     EXTENSION_ENTRYPOINT,
@@ -29,6 +29,10 @@ POSTGRES_SCHEMES = ("postgresql", "postgres")
 POSTGRES_MISSING = (
     "honker.open() was given a PostgreSQL URL, but psycopg is not installed: "
     "pip install 'honker-py[postgres]' ({error})"
+)
+
+POSTGRES_NO_CLI = (
+    "the command line does not read PostgreSQL databases yet (docs/postgres.md); use the Python API"
 )
 
 
@@ -54,6 +58,8 @@ def open_backend(target: str, *args: Any, **options: Any) -> Backend:
 
 def open_inspector(path: str) -> Any:
     """A read-only inspector of ``path`` for the CLI (``sqlite/inspect.py``)."""
+    if is_postgres(path):
+        raise InspectError(POSTGRES_NO_CLI)
     from .sqlite.inspect import Inspector
 
     return Inspector(path)
@@ -66,6 +72,7 @@ __all__ = [
     "TxDepthGuard",
     "UpdateEvents",
     "extension_info",
+    "is_postgres",
     "load_extension",
     "open_backend",
     "open_inspector",

@@ -363,3 +363,30 @@ async def test_a_client_clock_an_hour_behind_still_wakes_on_time(
     )
     assert (await within(task, 5)).id == job_id
     jobs.close()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["queues"],
+        ["metrics"],
+        ["jobs", "{url}", "q"],
+        ["pause", "{url}", "q"],
+        ["dashboard"],
+    ],
+)
+def test_the_command_line_says_it_does_not_read_postgres_yet(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from honker.__main__ import main
+
+    url = "postgresql://app:s3cr3t@127.0.0.1:1/app"
+    args = [a.format(url=url) for a in argv] if len(argv) > 1 else [*argv, url]
+    try:
+        status = main(args)
+    except SystemExit as exc:
+        status = exc.code
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert "does not read PostgreSQL databases yet" in err
+    assert "s3cr3t" not in out + err
