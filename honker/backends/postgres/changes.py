@@ -247,7 +247,7 @@ class _Listener:
                 listener = cls(conninfo, scrub)
                 listener._feeds[feed.channel] = {feed}
                 try:
-                    listener._conn = listener._listen()  # here, so its errors reach open()
+                    listener._conn = listener._listen()  # here: its errors reach changes()
                 except BaseException:
                     listener._close_pipe()
                     raise
