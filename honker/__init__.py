@@ -30,6 +30,7 @@ from ._errors import HonkerError as HonkerError
 from ._errors import InvalidTextError as InvalidTextError
 from ._errors import LeadershipLost, LockHeld, UnknownTaskError
 from ._errors import NestedTransactionError as NestedTransactionError
+from ._errors import NotOnThisBackendError as NotOnThisBackendError
 from ._errors import OutOfRangeError as OutOfRangeError
 from ._errors import ParameterError as ParameterError
 from ._errors import ReadOnlyDatabaseError as ReadOnlyDatabaseError

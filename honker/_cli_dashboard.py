@@ -49,7 +49,12 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         error("dashboard", f"needs the [web] extra: pip install 'honker-py[web]' ({exc})")
         return 1
+    from .backends import POSTGRES_NO_CLI, is_postgres
+
     token = args.token or os.environ.get(TOKEN_ENV) or None
+    if is_postgres(args.path):  # and never echo the URL: it may hold a password
+        error("dashboard", POSTGRES_NO_CLI)
+        return 1
     if not os.path.isfile(args.path):
         error("dashboard", f"no such database file: {args.path}")
         return 1

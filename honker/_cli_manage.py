@@ -105,7 +105,12 @@ def run(args: argparse.Namespace) -> int:
     """Run one job-management subcommand; returns the exit status."""
     import honker
 
+    from .backends import POSTGRES_NO_CLI, is_postgres
+
     command: str = args.command
+    if is_postgres(args.path):  # and never echo the URL: it may hold a password
+        error(command, POSTGRES_NO_CLI)
+        return 1
     if not os.path.isfile(args.path):
         error(command, f"no such database file: {args.path}")
         return 1

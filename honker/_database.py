@@ -215,6 +215,10 @@ def open(  # noqa: A001  honker's public name
 ) -> Database:
     """Open (creating if needed) a honker database file.
 
+    ``path`` may also be a ``postgresql://`` (or ``postgres://``) URL: the
+    same API on a PostgreSQL server (extra ``honker-py[postgres]``; the
+    SQLite-only options below are refused there; docs/postgres.md).
+
     Semantics:
     - applies honker's PRAGMAs (WAL, synchronous=NORMAL, busy_timeout 5 s, ...)
       and installs the schema in a ``BEGIN IMMEDIATE`` transaction;

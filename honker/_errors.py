@@ -167,3 +167,9 @@ class TaskUsageError(HonkerError, TypeError):
 class ResultInLoopError(HonkerError, RuntimeError):
     """``TaskResult.get()`` was called inside a running event loop; use
     ``await result.aget()`` there."""
+
+
+class NotOnThisBackendError(HonkerError, NotImplementedError):
+    """The feature is not available on this storage backend yet (the message
+    names it). On PostgreSQL see docs/postgres.md for what works today; use a
+    SQLite file for the rest meanwhile."""

@@ -10,7 +10,6 @@ Semantics shared by every method:
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from . import _manage, _results, _txjoin
@@ -475,12 +474,12 @@ class _WorkerQueueIter:
         """One transaction: claim, or learn when the next job becomes due."""
         q, worker_id = self.queue, self.worker_id
         name, vt = q.name, duration_arg("visibility_timeout_s", q.visibility_timeout_s)
-        rows, next_at = q.db._write(lambda o: o.claim_or_next(name, worker_id, vt))
+        rows, due_in = q.db._write(lambda o: o.claim_or_next(name, worker_id, vt))
         if rows:
             return Job(q, rows[0])
         timeout = self.idle_poll_s
-        if next_at > 0:
-            due_in = max(0.0, next_at - time.time())
+        if due_in is not None:  # seconds by the database's clock, not this process's
+            due_in = max(0.0, due_in)
             timeout = due_in if timeout is None else min(timeout, due_in)
         return Wait(timeout)
 

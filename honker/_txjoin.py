@@ -1,8 +1,9 @@
 """Running an operation in the caller's transaction or in a new one.
 
 Helpers that accept ``tx=`` join it; honker documents that any object with a
-compatible ``query(sql, params)`` works there, so a foreign object gets the SQL
-function call while a transaction of the backend runs the operation directly.
+compatible ``query(sql, params)`` works there, so a foreign object is handed to
+the backend's ``run_foreign`` (on SQLite: the SQL function call) while a
+transaction of the backend runs the operation directly.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ T = TypeVar("T")
 def run(db: Database, tx: Any, fn: Callable[[Ops], T], sql_name: str, sql_args: Sequence[Any]) -> T:
     """``fn(ops)`` in ``tx`` if given (else its own transaction).
 
-    A foreign ``tx`` (a DB-API-like object with ``query``) gets
-    ``SELECT sql_name(*sql_args)`` instead: the registered SQL function that
-    runs the same operation.
+    A foreign ``tx`` (a DB-API-like object with ``query``) goes to the
+    backend's ``run_foreign``: SQLite calls ``SELECT sql_name(*sql_args)``,
+    the registered SQL function that runs the same operation.
     """
     if tx is None:
         return db._write(fn)
@@ -36,6 +37,4 @@ def run(db: Database, tx: Any, fn: Callable[[Ops], T], sql_name: str, sql_args: 
             "tx must be the Transaction of `with db.transaction() as tx:` (or an object "
             f"with query(sql, params)), got {type(tx).__name__}"
         )
-    marks = ", ".join("?" * len(sql_args))
-    rows = tx.query(f"SELECT {sql_name}({marks}) AS r", list(sql_args))
-    return rows[0]["r"]  # type: ignore[no-any-return]
+    return backend.run_foreign(tx, fn, sql_name, sql_args)

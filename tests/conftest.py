@@ -4,6 +4,9 @@
 - ``db``: ``honker.open(db_path)``, closed at teardown;
 - ``open_db``: a factory for more Databases (other paths, other options),
   each closed at teardown;
+- ``pg_server``: a throwaway PostgreSQL server for the session
+  (``tests/pg_server.py``), started on first use; where it cannot start, the
+  tests that use it fail with what is missing;
 - an autouse guard that fails a test which leaves a ``honker*`` thread or an
   extra file descriptor behind, after the fixtures above closed their
   databases and every child process was reaped.
@@ -63,6 +66,25 @@ def no_leaks() -> Iterator[None]:
     threads = sorted(t.name for t in honker_threads() - threads_before)
     fds = sorted(_fds() - fds_before)
     pytest.fail(f"test leaked threads {threads} / file descriptors {fds}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """The session's PostgreSQL server (``tests/pg_server.py``)."""
+    from pg_server import PgServer, ServerUnavailable
+
+    try:
+        server = PgServer()
+    except ServerUnavailable as exc:
+        pytest.fail(f"the PostgreSQL tests need a server: {exc}", pytrace=False)
+    try:
+        server.start()
+    except ServerUnavailable as exc:
+        log = server.log()
+        server.stop()
+        pytest.fail(f"the test PostgreSQL server did not start: {exc}\n{log}", pytrace=False)
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -127,7 +127,13 @@ class Ops(Protocol):
     def claim_batch(self, queue: str, worker_id: str, n: int, timeout_s: int) -> list[ClaimRow]: ...
     def claim_or_next(
         self, queue: str, worker_id: str, timeout_s: int
-    ) -> tuple[list[ClaimRow], int]: ...
+    ) -> tuple[list[ClaimRow], float | None]:
+        """One claim; or, when there is nothing to claim, the seconds until a
+        job of ``queue`` becomes claimable, measured by the backend's clock
+        (None: no such job). The claim iterator sleeps that long, so a client
+        whose own clock is off still wakes on time."""
+        ...
+
     def next_claim_at(self, queue: str) -> int: ...
     def ack(self, job_id: int, worker_id: str) -> int: ...
     def ack_batch(self, job_ids: Sequence[int], worker_id: str) -> int: ...
@@ -278,6 +284,18 @@ class Backend(Protocol):
 
     def run_in(self, tx: Any, fn: Callable[[Ops], T]) -> T:
         """``fn(ops)`` inside the caller's open transaction ``tx`` (one it owns)."""
+        ...
+
+    def run_foreign(
+        self, tx: Any, fn: Callable[[Ops], T], sql_name: str, sql_args: Sequence[Any]
+    ) -> T:
+        """The operation ``fn`` inside a foreign transaction object ``tx`` (one
+        with ``query(sql, params)``, not a transaction of this backend).
+
+        ``sql_name(*sql_args)`` names the same operation as an SQL function;
+        a backend that has such functions (SQLite's ``honker_*``) calls it, one
+        without runs ``fn``'s statements through ``tx.query``.
+        """
         ...
 
     def in_transaction(self) -> bool:

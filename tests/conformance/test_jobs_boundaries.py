@@ -8,8 +8,6 @@ second run inside :func:`helpers.in_one_second`.
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from helpers import db_now, in_one_second, sql
 
@@ -145,20 +143,17 @@ def test_hand_edited_exhausted_pending_row(db: honker.Database) -> None:
     assert _dead(db, job_id)["last_error"] == "max attempts exceeded"
 
 
-def test_row_exhausted_by_another_connection(db: honker.Database, db_path: str) -> None:
+def test_row_exhausted_by_another_connection(db: honker.Database, db_path: str, open_db) -> None:
     q = db.queue("q", max_attempts=3)
     job_id = q.enqueue(1)
     assert q.claim_one("w") is not None
     assert q.claim_one("w") is None  # passes have run since the row was inserted
-    other = sqlite3.connect(db_path, isolation_level=None)
-    try:
-        other.execute(
-            "UPDATE _honker_live SET state = 'pending', worker_id = NULL,"
-            " claim_expires_at = NULL, max_attempts = 1 WHERE id = ?",
-            (job_id,),
-        )
-    finally:
-        other.close()
+    sql(
+        open_db(db_path),
+        "UPDATE _honker_live SET state = 'pending', worker_id = NULL,"
+        " claim_expires_at = NULL, max_attempts = 1 WHERE id = ?",
+        job_id,
+    )
     assert q.claim_one("w") is None
     assert _dead(db, job_id)["last_error"] == "max attempts exceeded"
 
@@ -264,5 +259,4 @@ def test_next_claim_at_ignores_exhausted_expired_and_other_queues(
     expired = q.enqueue("expired", delay=10, expires=100)
     _set(db, expired, "expires_at = unixepoch()")
     assert q._next_claim_at() == 0
-    with db.transaction() as tx:
-        assert tx.query("SELECT honker_queue_next_claim_at('other') AS t")[0]["t"] > 0
+    assert db.queue("other")._next_claim_at() > 0

@@ -130,6 +130,7 @@ def test_enqueue_rejects_unserialisable_payloads_before_writing(db: honker.Datab
     assert db.query("SELECT count(*) AS n FROM _honker_live") == [{"n": 0}]
 
 
+@pytest.mark.sqlite_only(reason="slice 3: notifications on PostgreSQL")
 def test_enqueue_writes_no_notification_rows(db: honker.Database) -> None:
     q = db.queue("q")
     q.enqueue(1)
@@ -145,7 +146,7 @@ def test_enqueue_joins_the_callers_transaction(db: honker.Database) -> None:
             q.enqueue("dropped", tx=tx)
             raise RuntimeError("rollback please")
     with db.transaction() as tx:
-        tx.execute("CREATE TABLE orders (id)")
+        tx.execute("CREATE TABLE orders (id INTEGER)")
         tx.execute("INSERT INTO orders VALUES (1)")
         job_id = q.enqueue("kept", tx=tx)
         assert db.query("SELECT count(*) AS n FROM _honker_live") == [{"n": 0}], "not committed yet"
@@ -244,9 +245,11 @@ def test_claimed_job_fields(db: honker.Database) -> None:
 
 def test_job_payload_decoding_is_strict(db: honker.Database) -> None:
     q = db.queue("q")
-    with db.transaction() as tx:
-        tx.query("SELECT honker_enqueue('q', 'not json', NULL, NULL, 1, 3, NULL)")
-        tx.query("SELECT honker_enqueue('q', '', NULL, NULL, 0, 3, NULL)")
+    with db.transaction() as tx:  # rows honker's API would never write
+        tx.execute(
+            "INSERT INTO _honker_live (queue, payload, priority) VALUES ('q', 'not json', 1)"
+        )
+        tx.execute("INSERT INTO _honker_live (queue, payload, priority) VALUES ('q', '', 0)")
     bad, empty = q.claim_one("w"), q.claim_one("w")
     with pytest.raises(json.JSONDecodeError):
         _ = bad.payload

@@ -3,6 +3,9 @@
 - Only the SQLite backend (``honker/backends/sqlite/``) imports ``sqlite3``;
   framework adapters under ``honker/contrib/`` (handed a framework's own
   connection) are the one allowed exception.
+- Only the PostgreSQL backend (``honker/backends/postgres/``) imports
+  ``psycopg`` or ``psycopg_pool``, and only when a PostgreSQL URL is opened:
+  the package works with the standard library alone.
 - Outside ``honker/backends/``, code reaches storage through the boundary
   (``honker.backends`` and ``honker.backends.base``), never a backend's own
   modules.
@@ -13,6 +16,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import honker
@@ -105,6 +110,51 @@ def test_only_the_sqlite_backend_imports_sqlite3() -> None:
         and any(t == "sqlite3" or t.startswith("sqlite3.") for t in _all_imports(path))
     )
     assert offenders == [], f"sqlite3 imported outside honker/backends/sqlite/: {offenders}"
+
+
+def test_only_the_postgres_backend_imports_psycopg() -> None:
+    offenders = sorted(
+        name
+        for name, path in MODULES.items()
+        if not name.startswith("honker.backends.postgres")
+        and any(t.split(".")[0] in ("psycopg", "psycopg_pool") for t in _all_imports(path))
+    )
+    assert offenders == [], f"psycopg imported outside honker/backends/postgres/: {offenders}"
+    eager = sorted(
+        name for name in GRAPH if name.startswith("honker.backends.postgres")
+    )  # only open_backend's function-level import reaches the package
+    importers = sorted(
+        name
+        for name, edges in GRAPH.items()
+        if not name.startswith("honker.backends.postgres") and edges & set(eager)
+    )
+    assert importers == ["honker.backends"], importers
+
+
+NO_PSYCOPG = """
+import sys
+sys.modules["psycopg"] = None  # as if it were not installed
+sys.modules["psycopg_pool"] = None
+import honker
+db = honker.open(sys.argv[1])
+db.queue("q").enqueue(1)
+db.close()
+try:
+    honker.open("postgresql://nobody@127.0.0.1:1/x")
+except ValueError as exc:
+    print(exc)
+"""
+
+
+def test_the_package_needs_no_psycopg_until_a_postgres_url(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", NO_PSYCOPG, str(tmp_path / "t.db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "pip install 'honker-py[postgres]'" in done.stdout, done.stdout + done.stderr
 
 
 def test_the_api_layer_reaches_storage_only_through_the_boundary() -> None:

@@ -13,7 +13,7 @@ import logging
 import math
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ... import _marshal
@@ -242,6 +242,16 @@ class SQLiteBackend:
     def run_in(self, tx: Transaction, fn: Callable[[SQLiteOps], T]) -> T:
         """``fn(ops)`` inside the caller's open transaction ``tx``."""
         return tx._run(fn)
+
+    def run_foreign(
+        self, tx: Any, fn: Callable[[SQLiteOps], T], sql_name: str, sql_args: Sequence[Any]
+    ) -> T:
+        """A foreign ``tx`` (a DB-API-like object with ``query``) gets
+        ``SELECT sql_name(*sql_args)``: the registered SQL function that runs
+        the same operation as ``fn``."""
+        marks = ", ".join("?" * len(sql_args))
+        rows = tx.query(f"SELECT {sql_name}({marks}) AS r", list(sql_args))
+        return rows[0]["r"]  # type: ignore[no-any-return]
 
     # -- readers --------------------------------------------------------------
     def query(self, sql: str, params: object = None) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,11 +54,15 @@ class SQLiteOps:
 
     def claim_or_next(
         self, queue: str, worker_id: str, timeout_s: int
-    ) -> tuple[list[ClaimRow], int]:
-        """One claim, or (nothing, when the next job becomes claimable: 0 = unknown)."""
+    ) -> tuple[list[ClaimRow], float | None]:
+        """One claim, or (nothing, seconds until the next job becomes claimable:
+        None = no such job). SQLite's clock, ``unixepoch()``, is this machine's."""
         conn = self.conn
         rows = jobs.claim_batch(conn, queue, worker_id, 1, timeout_s, self.marks)
-        return rows, (0 if rows else jobs.next_claim_at(conn, queue))
+        if rows:
+            return rows, None
+        next_at = jobs.next_claim_at(conn, queue)
+        return rows, (next_at - time.time() if next_at > 0 else None)
 
     def next_claim_at(self, queue: str) -> int:
         return jobs.next_claim_at(self.conn, queue)

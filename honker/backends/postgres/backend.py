@@ -1,0 +1,275 @@
+"""The PostgreSQL backend: a connection pool, transactions, the change feed.
+
+Connections: a psycopg_pool pool (``pool_size``, default ``max_readers``) in
+autocommit mode; a write transaction takes one connection, ``BEGIN``s, runs
+its operations and ends with ``commit`` (sql/queries.sql: a NOTIFY if it wrote
+anything, then COMMIT, in one round trip). Unlike SQLite there is no single
+writer: transactions of different threads and processes run concurrently, and
+claims never wait for each other (``FOR UPDATE SKIP LOCKED``). As on SQLite, a
+thread holds at most one ``db.transaction()`` at a time (a second raises
+honker's nested-transaction error; helpers join with ``tx=``). The change feed
+(``changes.py``) listens on a connection of its own, one per process and
+server. The schema is created and migrated on open (``migrate.py``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+import psycopg_pool
+
+from ..._errors import (
+    ConfigError,
+    DatabaseClosedError,
+    NestedTransactionError,
+    ParameterError,
+)
+from . import params as _params
+from .changes import ChangeFeed, Changes
+from .config import PgConfig, parse
+from .errors import TRANSLATED, translate
+from .migrate import migrate
+from .ops import PostgresOps
+from .sql import queries
+from .transaction import PgTransaction, PgTxGuard, dict_rows
+
+T = TypeVar("T")
+
+NESTED_TX = (
+    "nested db.transaction() is not supported: the writer is a single connection slot and "
+    "re-entry deadlocks on this thread. Keep one open transaction and pass tx= to "
+    "enqueue/publish/..."
+)
+CLOSED = "Database is closed"
+SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
+# How long a transaction waits for a free pooled connection.
+POOL_TIMEOUT_S = 30.0
+# How long an open waits for the server's answer.
+CONNECT_TIMEOUT_S = 10
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+class PostgresBackend:
+    """One PostgreSQL database and schema (implements ``honker.backends.base.Backend``)."""
+
+    def __init__(
+        self,
+        url: str,
+        max_readers: int = 8,
+        watcher_backend: str | None = None,
+        watcher_poll_interval_ms: float | None = None,
+        *,
+        synchronous: str = "NORMAL",
+        history: bool = True,
+    ) -> None:
+        if watcher_backend is not None or watcher_poll_interval_ms is not None:
+            raise ConfigError(
+                "watcher_backend and watcher_poll_interval_ms are SQLite's; PostgreSQL wakes "
+                "waiters through LISTEN/NOTIFY (docs/postgres.md)"
+            )
+        if synchronous not in SYNCHRONOUS:
+            raise ConfigError(
+                f"synchronous must be one of {', '.join(SYNCHRONOUS)}; got {synchronous!r}"
+            )
+        if isinstance(max_readers, bool) or not isinstance(max_readers, int):
+            raise ParameterError(f"max_readers must be an int, got {type(max_readers).__name__}")
+        self._cfg: PgConfig = parse(url, max_readers)
+        self.path: str = self._cfg.display
+        self.schema = self._cfg.schema
+        self._q = queries(self.schema)
+        self._local = threading.local()
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self._feed: ChangeFeed | None = None
+        self._feed_lock = threading.Lock()
+        try:
+            with self._connect() as conn:
+                migrate(conn, self.schema)
+        except TRANSLATED as exc:
+            raise self._translate(exc) from None
+        self._pool: psycopg_pool.ConnectionPool[Conn] = psycopg_pool.ConnectionPool(
+            self._cfg.conninfo,
+            min_size=1,
+            max_size=self._cfg.pool_size,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+            configure=self._configure,
+            name="honker-pg-pool",
+            timeout=POOL_TIMEOUT_S,
+            num_workers=1,
+            open=True,
+        )
+
+    def __repr__(self) -> str:
+        return f"PostgresBackend({self.path!r})"
+
+    # -- connections ----------------------------------------------------------
+    def _connect(self) -> Conn:
+        """A new autocommit connection outside the pool (migrations)."""
+        conn = psycopg.connect(
+            self._cfg.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+        )
+        try:
+            self._configure(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _configure(self, conn: Conn) -> None:
+        conn.execute(self._q["search_path"])
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        if self._closed and isinstance(exc, psycopg_pool.PoolClosed):
+            return DatabaseClosedError(CLOSED)
+        return translate(exc, self._cfg.scrub)
+
+    def _ops_for(self, cur: psycopg.Cursor[Any]) -> PostgresOps:
+        def fetch(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description is not None else []
+
+        return PostgresOps(fetch, self.schema)
+
+    # -- write transactions ---------------------------------------------------
+    def in_transaction(self) -> bool:
+        return bool(getattr(self._local, "depth", 0))
+
+    def _begin(self) -> Conn:
+        if getattr(self._local, "depth", 0):
+            raise NestedTransactionError(NESTED_TX)
+        if self._closed:
+            raise DatabaseClosedError(CLOSED)
+        try:
+            conn = self._pool.getconn()
+        except TRANSLATED as exc:
+            raise self._translate(exc) from None
+        try:
+            conn.execute("BEGIN")
+        except BaseException as exc:
+            self._pool.putconn(conn)
+            if isinstance(exc, TRANSLATED):
+                raise self._translate(exc) from None
+            raise
+        self._local.depth = 1
+        return conn
+
+    def _end(self, conn: Conn, commit: bool) -> None:
+        try:
+            conn.execute(self._q["commit"] if commit else "ROLLBACK")
+        except TRANSLATED as exc:
+            err = self._translate(exc)
+            if not conn.closed:
+                try:
+                    conn.execute("ROLLBACK")
+                except psycopg.Error:
+                    pass  # the failed COMMIT ended the transaction already
+            raise err from None
+        finally:
+            self._local.depth = 0
+            self._pool.putconn(conn)
+
+    def transaction(self) -> PgTxGuard:
+        return PgTxGuard(self)
+
+    def write(self, fn: Callable[[PostgresOps], T]) -> T:
+        """``fn(ops)`` in a write transaction of its own."""
+        conn = self._begin()
+        ok = False
+        try:
+            with conn.cursor() as cur:
+                result = fn(self._ops_for(cur))
+            ok = True
+        except TRANSLATED as exc:
+            raise self._translate(exc) from None
+        finally:
+            self._end(conn, commit=ok)
+        return result
+
+    def owns(self, tx: Any) -> bool:
+        """Whether ``tx`` is a transaction of this backend's kind."""
+        return type(tx) is PgTransaction
+
+    def run_in(self, tx: PgTransaction, fn: Callable[[PostgresOps], T]) -> T:
+        """``fn(ops)`` inside the caller's open transaction ``tx``."""
+        return tx._run(fn)
+
+    def run_foreign(
+        self, tx: Any, fn: Callable[[PostgresOps], T], sql_name: str, sql_args: Sequence[Any]
+    ) -> T:
+        """``fn(ops)`` through a foreign object's ``query(sql, params)``: the same
+        statements, in psycopg's ``%(name)s`` style with a dict of parameters,
+        each row read in column order. (PostgreSQL has no ``honker_*`` SQL
+        functions yet; ``sql_name`` is not used.)"""
+
+        def fetch(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+            return [tuple(row.values()) for row in tx.query(sql, dict(params))]
+
+        try:
+            return fn(PostgresOps(fetch, self.schema))
+        except TRANSLATED as exc:
+            raise self._translate(exc) from None
+
+    # -- reads ----------------------------------------------------------------
+    def read(self, fn: Callable[[PostgresOps], T]) -> T:
+        """``fn(ops)`` on a pooled connection in autocommit mode (no snapshot kept)."""
+        if self._closed:
+            raise DatabaseClosedError(CLOSED)
+        try:
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                return fn(self._ops_for(cur))
+        except TRANSLATED as exc:
+            raise self._translate(exc) from None
+
+    def query(self, sql: str, params: object = None) -> list[dict[str, Any]]:
+        """One statement on a pooled connection in autocommit mode; rows as dicts.
+
+        Semantics: does not see the uncommitted writes of an open transaction.
+        """
+        statement, values = _params.convert(sql, params)
+        if self._closed:
+            raise DatabaseClosedError(CLOSED)
+        try:
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                cur.execute(statement, values)
+                return dict_rows(cur)
+        except TRANSLATED as exc:
+            raise self._translate(exc) from None
+
+    # -- the change feed ------------------------------------------------------
+    def changes(self) -> Changes:
+        """Subscribe to "something committed" ticks (LISTEN/NOTIFY, ``changes.py``)."""
+        with self._feed_lock:
+            if self._closed:
+                raise DatabaseClosedError(CLOSED)
+            if self._feed is None:
+                try:
+                    self._feed = ChangeFeed(
+                        self._cfg.conninfo, self._cfg.channel, self.path, self._cfg.scrub
+                    )
+                except TRANSLATED as exc:
+                    raise self._translate(exc) from None
+            return self._feed.subscribe()
+
+    # -- lifecycle ------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the change feed and close every connection. Idempotent.
+
+        Semantics: waiting iterators raise the watcher-died ``RuntimeError``; a
+        transaction open on another thread keeps its connection until it ends;
+        later use raises ``Database is closed``.
+        """
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        with self._feed_lock:
+            feed, self._feed = self._feed, None
+        if feed is not None:
+            feed.close()
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.close()

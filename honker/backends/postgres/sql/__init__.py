@@ -1,0 +1,85 @@
+"""The PostgreSQL backend's SQL, loaded by name from the ``.sql`` files beside this module.
+
+``queries(schema)[name]`` is one statement with ``{schema}`` (and ``{now}``,
+the server's clock) filled in; ``SCHEMA_SETUP`` and ``MIGRATIONS`` are the
+statements :mod:`honker.backends.postgres.migrate` runs. A file holds named
+sections (``-- name: x``; a line ``-- include: y`` stands for section ``y``); a
+migration is a whole file ``migrations/NNN_name.sql``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+_NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+# A line "-- include: other" stands for the text of section "other" (a shared fragment).
+_INCLUDE = re.compile(r"^[ \t]*-- include: (\w+)[ \t]*$", re.MULTILINE)
+_MIGRATION_FILE = re.compile(r"^(\d{3})_(\w+)\.sql$")
+# Statement ends: a `;` at the end of a line (function bodies keep theirs inside $$).
+_END = re.compile(r";[ \t]*$", re.MULTILINE)
+
+
+def _read(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text("utf-8")
+
+
+def _strip_comments(body: str) -> str:
+    lines = [ln for ln in body.splitlines() if not ln.lstrip().startswith("--")]
+    return "\n".join(lines).strip()
+
+
+def _sections(text: str) -> dict[str, str]:
+    parts = _NAME.split(text)
+    raw = dict(zip(parts[1::2], parts[2::2], strict=True))
+    return {
+        name: _strip_comments(_INCLUDE.sub(lambda m: _strip_comments(raw[m.group(1)]), body))
+        for name, body in raw.items()
+    }
+
+
+def _statements(body: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in _END.split(_strip_comments(body)) if s.strip())
+
+
+def fill(text: str, schema: str) -> str:
+    """``text`` with ``{now}`` and ``{schema}`` replaced (``schema`` is a validated name)."""
+    return text.replace("{now}", "{schema}.unixepoch()").replace("{schema}", schema)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """``migrations/NNN_name.sql``: applied once, in number order, recorded in
+    ``<schema>.honker_schema_version``."""
+
+    number: int
+    name: str
+    statements: tuple[str, ...]
+
+
+def _migrations() -> tuple[Migration, ...]:
+    found = []
+    for entry in resources.files(__package__).joinpath("migrations").iterdir():
+        match = _MIGRATION_FILE.match(entry.name)
+        if match is not None:
+            text = entry.read_text("utf-8")
+            found.append(Migration(int(match.group(1)), match.group(2), _statements(text)))
+    return tuple(sorted(found, key=lambda m: m.number))
+
+
+_QUERIES = {k: v.rstrip(";") for k, v in _sections(_read("queries.sql")).items()}
+SCHEMA_SETUP: dict[str, tuple[str, ...]] = {
+    k: _statements(v) for k, v in _sections(_read("schema.sql")).items()
+}
+MIGRATIONS: tuple[Migration, ...] = _migrations()
+
+
+@functools.cache
+def queries(schema: str) -> dict[str, str]:
+    """Every named statement of ``queries.sql`` for ``schema``."""
+    return {name: fill(text, schema) for name, text in _QUERIES.items()}
+
+
+__all__ = ["MIGRATIONS", "SCHEMA_SETUP", "Migration", "fill", "queries"]
