@@ -75,7 +75,8 @@ async def main():
             if handle(job):
                 break
 asyncio.run(main())
-print(json.dumps(done), flush=True)
+import resource; ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps([*done, ru.ru_utime + ru.ru_stime]), flush=True)
 """
 
 WORKER_BARE = r"""
@@ -113,7 +114,8 @@ while True:
     if t0 <= now <= t1:
         done[0] += 1
         done[1] += now - p["t"]
-print(json.dumps(done), flush=True)
+import resource; ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps([*done, ru.ru_utime + ru.ru_stime]), flush=True)
 """
 
 
@@ -163,8 +165,9 @@ def producer(kind: str, path: str) -> tuple[object, object]:
     return enqueue, conn.close
 
 
-def run(kind: str, jobs: int, window_s: float) -> tuple[float, float | None]:
-    """Fixed N (``window_s`` 0): (jobs/s, None); else (jobs/s in the window, mean latency s)."""
+def run(kind: str, jobs: int, window_s: float) -> tuple[float, float | None, float]:
+    """Fixed N (``window_s`` 0): (jobs/s, None, cpu); else (jobs/s in the window, mean
+    latency s, cpu), where cpu is the CPU seconds per job of the producer and both workers."""
     path = tmp_db()
     bare_connect(path).close()
     enqueue, close = producer(kind, path)
@@ -174,7 +177,7 @@ def run(kind: str, jobs: int, window_s: float) -> tuple[float, float | None]:
     try:
         while time.time() < t0:
             time.sleep(0.001)
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), time.process_time()
         n = 0
         if window_s:
             while time.time() < window[1]:
@@ -183,8 +186,10 @@ def run(kind: str, jobs: int, window_s: float) -> tuple[float, float | None]:
         else:
             for n in range(jobs):
                 enqueue(n)  # type: ignore[operator]
+        # In a window, the jobs that stop the workers jump the backlog.
         for _ in workers:
-            enqueue(-1, 10)  # type: ignore[operator]
+            enqueue(-1, 10 if window_s else 0)  # type: ignore[operator]
+        cpu = time.process_time() - cpu0
         counts = reap(workers)
         elapsed = time.perf_counter() - start
     finally:
@@ -193,10 +198,11 @@ def run(kind: str, jobs: int, window_s: float) -> tuple[float, float | None]:
                 w.kill()
                 w.wait()
         close()  # type: ignore[operator]
+    cpu = (cpu + sum(c[2] for c in counts)) / max(1, n + 1)
     if not window_s:
-        return jobs / elapsed, None
+        return jobs / elapsed, None, cpu
     done = sum(c[0] for c in counts)
-    return done / window_s, sum(c[1] for c in counts) / max(1, done)
+    return done / window_s, sum(c[1] for c in counts) / max(1, done), cpu
 
 
 def reap(workers: list[subprocess.Popen[str]]) -> list[list[float]]:
@@ -204,7 +210,7 @@ def reap(workers: list[subprocess.Popen[str]]) -> list[list[float]]:
     out = []
     for w in workers:
         assert w.stdout is not None
-        out.append(json.loads(w.stdout.readline() or "[0, 0]"))
+        out.append(json.loads(w.stdout.readline() or "[0, 0, 0]"))
         if w.wait() != 0:
             raise RuntimeError(f"e2e worker exited with {w.returncode}")
         w.stdout.close()
@@ -216,6 +222,8 @@ LABELS = {
     "plain": "async for",
     "wait_for": "wait_for per job",
     "timeout": "asyncio.timeout per job",
+    "bare": "same SQL",
+    "ideal": "ideal queue",
 }
 
 
@@ -229,12 +237,15 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     kinds = a.kinds.split(",")
     fixed: dict[str, float] = dict.fromkeys(kinds, 0.0)
     win: dict[str, tuple[float, float]] = dict.fromkeys(kinds, (0.0, 0.0))
+    cpu: dict[str, float] = dict.fromkeys(kinds, float("inf"))
     for _ in range(a.rounds):  # every system in turn, each round
         for kind in kinds:
-            fixed[kind] = max(fixed[kind], run(kind, a.jobs, 0)[0])
-            rate, lat = run(kind, a.jobs, a.window_s)
+            rate, _, cpu_n = run(kind, a.jobs, 0)
+            fixed[kind] = max(fixed[kind], rate)
+            rate, lat, _ = run(kind, a.jobs, a.window_s)
             if rate > win[kind][0]:
                 win[kind] = (rate, lat or 0.0)
+            cpu[kind] = min(cpu[kind], cpu_n)
     rows = []
     for style in (s for s in STYLES if s in kinds):
         rows.append(
@@ -258,6 +269,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         r["ideal_latency_ms"] = win.get("ideal", (0, 0.0))[1] * 1000
         rows.append(r)
     print_rows(rows)
+    print(
+        "  CPU per job, fixed N (producer + both workers, µs): "
+        + ", ".join(f"{LABELS.get(k, k)} {cpu[k] * 1e6:,.0f}" for k in kinds)
+    )
     for r in rows:
         if "latency_ms" in r:
             print(

@@ -99,6 +99,11 @@ class Changes(Protocol):
         """Block the calling thread until a commit (True) or ``timeout`` (False)."""
         ...
 
+    def busy(self) -> None:
+        """A hint from a subscriber that found work without waiting: the backend
+        may stop watching for commits on its behalf until it waits again."""
+        ...
+
     def close(self) -> None:
         """Unsubscribe. Idempotent."""
         ...

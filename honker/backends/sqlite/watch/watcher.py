@@ -38,6 +38,9 @@ log = logging.getLogger("honker.watcher")
 
 DEFAULT_POLL_INTERVAL_MS = 1
 IDENTITY_CHECK_S = 0.1
+# A loop's inotify watch is dropped once none of its subscribers has waited
+# for this long (or at once when one reports it is busy: UpdateEvents.busy).
+UNWATCH_AFTER_S = 0.05
 WATCHER_DIED = (
     "honker: update watcher died (database file likely replaced; recreate honker.open() to recover)"
 )
@@ -208,6 +211,12 @@ class UpdateEvents:
         with self._lock:
             return self._take()
 
+    def busy(self) -> None:
+        """A hint: this subscriber found work without waiting (see UpdateWatcher.busy)."""
+        hub = self._hub
+        if hub is not None and hub.backend == "kernel":
+            hub.busy(asyncio._get_running_loop())
+
     def __aiter__(self) -> UpdateEvents:
         return self
 
@@ -302,22 +311,27 @@ class UpdateWatcher:
         """
         if self.backend != "kernel":
             return None  # the thread polls for everyone
+        armed: object = _THREAD_SERVED
+        nudge = False
         with self._subs_lock:
             if self._dead is not None or self._commits is None:
                 return None
             waker = None if loop is None else self._waker_for(loop)
+            started = True
             if waker is not None:
                 try:
-                    waker.arm()
-                    return waker
+                    started = waker.arm()
+                    armed = waker
                 except (NotImplementedError, RuntimeError):
-                    pass  # a loop without add_reader: the thread serves it
-            self._thread_served += 1
-            nudge = self._thread_served == 1
+                    started = True  # a loop without add_reader: the thread serves it
+            if armed is _THREAD_SERVED:
+                self._thread_served += 1
+                nudge = self._thread_served == 1
         if nudge:
             self._nudge()
-        self._check_now()  # a commit made while nobody was watching
-        return _THREAD_SERVED
+        if started:
+            self._check_now()  # a commit made while nobody was watching
+        return armed
 
     def _waker_for(self, loop: asyncio.AbstractEventLoop) -> LoopWaker | None:
         waker = self._wakers.get(loop)
@@ -347,8 +361,32 @@ class UpdateWatcher:
                 if armed.armed == 0:
                     if armed.loop.is_closed():  # a coroutine finalised after its loop
                         self._unregister_locked(armed)
-                    else:
-                        armed.loop.call_soon(self._unregister, armed)
+                    elif self._dead is not None:
+                        armed.loop.call_soon(self._unregister, armed)  # and close it
+                    elif not armed.unregister_pending:
+                        armed.unregister_pending = True
+                        armed.loop.call_later(UNWATCH_AFTER_S, self._unregister_idle, armed)
+
+    def busy(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """A subscriber in ``loop`` found work without waiting: if nobody in
+        that loop waits, stop its watch now (a consumer working through a
+        backlog never lets the loop run the idle timer)."""
+        waker = self._wakers.get(loop) if loop is not None else None
+        if waker is not None and waker.registered and waker.armed == 0:
+            self._unregister(waker)
+
+    def _unregister_idle(self, waker: LoopWaker) -> None:
+        """The idle timer: unwatch once nobody has waited for UNWATCH_AFTER_S."""
+        with self._subs_lock:
+            waker.unregister_pending = False
+            if waker.armed or not waker.registered:
+                return
+            due = waker.disarmed_at + UNWATCH_AFTER_S - waker.loop.time()
+            if due > 0 and not waker.loop.is_closed() and self._dead is None:
+                waker.unregister_pending = True
+                waker.loop.call_later(due, self._unregister_idle, waker)
+                return
+            self._unregister_locked(waker)
 
     def _unregister(self, waker: LoopWaker) -> None:
         with self._subs_lock:
@@ -387,6 +425,11 @@ class UpdateWatcher:
                 loop = waker.loop
                 if loop.is_closed() or not loop.is_running() or loop is asyncio._get_running_loop():
                     waker.unregister()
+                elif waker.armed == 0:  # idle, its unwatch timer maybe far off
+                    try:
+                        loop.call_soon_threadsafe(self._unregister, waker)
+                    except RuntimeError:
+                        pass  # closed meanwhile
                 if not waker.registered or loop.is_closed():
                     waker.close()
             self._wakers = {}
