@@ -8,10 +8,10 @@ created.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from ._marshal import loads
 from ._waiting import Wait, until
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class Notification:
                 value = None
             else:
                 try:
-                    value = json.loads(raw)
+                    value = loads(raw)
                 except (TypeError, ValueError):
                     value = raw
             self._payload = value
