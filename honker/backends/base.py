@@ -99,6 +99,13 @@ class Changes(Protocol):
         """Block the calling thread until a commit (True) or ``timeout`` (False)."""
         ...
 
+    def generation(self) -> int:
+        """A number that changes whenever the backend sends a wake-up to any
+        subscriber of this database: a read begun while it stayed the same
+        covers every commit that woke a subscriber before the read began (so
+        subscribers reading the same thing can share one read)."""
+        ...
+
     def busy(self) -> None:
         """A hint from a subscriber that found work without waiting: the backend
         may stop watching for commits on its behalf until it waits again."""

@@ -211,6 +211,11 @@ class UpdateEvents:
         with self._lock:
             return self._take()
 
+    def generation(self) -> int:
+        """How many wake-ups the watcher has sent (to any subscriber) so far."""
+        hub = self._hub
+        return -1 if hub is None else hub.fires
+
     def busy(self) -> None:
         """A hint: this subscriber found work without waiting (see UpdateWatcher.busy)."""
         hub = self._hub
@@ -278,6 +283,7 @@ class UpdateWatcher:
         self._commits: _DataVersion | _ShmCounter | None = None
         self._wakers: dict[asyncio.AbstractEventLoop, LoopWaker] = {}
         self._thread_served = 0  # blocked waiters the thread must wake (kernel)
+        self.fires = 0  # wake-ups sent so far (UpdateEvents.generation)
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._dead: BaseException | None = None
@@ -410,6 +416,7 @@ class UpdateWatcher:
 
     def _fire(self) -> None:
         with self._subs_lock:
+            self.fires += 1
             subs = list(self._subs)
         for sub in subs:
             sub._tick()
