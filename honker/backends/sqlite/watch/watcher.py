@@ -328,8 +328,9 @@ class UpdateWatcher:
                 try:
                     started = waker.arm()
                     armed = waker
-                except (NotImplementedError, RuntimeError):
-                    started = True  # a loop without add_reader: the thread serves it
+                except (NotImplementedError, RuntimeError, OSError):
+                    # A loop without add_reader, or no watch to be had: the thread serves it.
+                    started = True
             if armed is _THREAD_SERVED:
                 self._thread_served += 1
                 nudge = self._thread_served == 1
