@@ -115,10 +115,11 @@ class Listener:
 # Fan-out: a commit wakes every listener of a Database at once, and each would
 # run the same SELECT for its channel. Listeners of one channel share the
 # latest read instead, while it is provably complete for them: no wake-up was
-# sent since it began (``Changes.generation``), so every commit that woke a
-# listener was visible to it. A listener woken by its fallback timeout (no
-# wake-up, the watcher may have missed a commit) reads again once the shared
-# read is FEED_MAX_AGE_S old. Guarded by
+# sent and no commit counted since it began (``Changes.generation``), so every
+# commit that woke a listener, or that its ``mark()`` saw, was visible to it.
+# A listener woken by its fallback timeout (no wake-up: the watcher may have
+# missed a commit) reads again once the shared read is FEED_MAX_AGE_S old.
+# Guarded by
 # tests/conformance/test_notify.py::test_many_listeners_share_reads_and_miss_nothing.
 FEED_MAX_AGE_S = 0.05
 

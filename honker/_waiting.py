@@ -42,6 +42,7 @@ class Wait:
 
 async def until(changes: Changes, step: Callable[[], T | Wait], *events: asyncio.Event | None) -> T:
     """Run ``step`` until it returns a value; between runs wait for a change."""
+    changes.mark()  # ticks for commits this step will see are dropped
     result = step()
     if not isinstance(result, Wait):
         changes.busy()  # work without a wait: the backend may stop watching for us
@@ -51,6 +52,7 @@ async def until(changes: Changes, step: Callable[[], T | Wait], *events: asyncio
             await wait_any(changes, result.timeout_s, *events)
         else:
             await changes.wait(result.timeout_s)
+        changes.mark()
         result = step()
         if not isinstance(result, Wait):
             return result

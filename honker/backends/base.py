@@ -99,11 +99,18 @@ class Changes(Protocol):
         """Block the calling thread until a commit (True) or ``timeout`` (False)."""
         ...
 
+    def mark(self) -> None:
+        """The subscriber is about to read: the backend may drop wake-ups for
+        commits that read will see anyway."""
+        ...
+
     def generation(self) -> int:
-        """A number that changes whenever the backend sends a wake-up to any
-        subscriber of this database: a read begun while it stayed the same
-        covers every commit that woke a subscriber before the read began (so
-        subscribers reading the same thing can share one read)."""
+        """A number (>= 0; -1 when unknown) that changes at least whenever the
+        backend sends a wake-up to any subscriber of this database, and whenever
+        a commit happened that :meth:`mark` would count: a read begun while it
+        stayed the same covers every commit a subscriber can have been woken
+        for or have marked (so subscribers reading the same thing can share
+        one read)."""
         ...
 
     def busy(self) -> None:

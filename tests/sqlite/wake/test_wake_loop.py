@@ -594,3 +594,19 @@ async def test_a_busy_consumer_drops_the_watch_and_misses_no_commit(
     await asyncio.to_thread(theirs.enqueue, 3)  # nobody watches this commit's writes
     assert (await within(anext(jobs), WAKE_S)).payload == 3
     jobs.close()
+
+
+async def test_a_wake_up_for_commits_a_read_already_saw_is_dropped(
+    open_db: Callable[..., honker.Database], db_path: str
+) -> None:
+    """After ``mark()`` (a read is about to begin), a wake-up for commits made before
+    it is dropped for that subscriber only; a later commit still wakes it."""
+    db = open_db(db_path, watcher_backend=KERNEL)
+    other = open_db(db_path)
+    sub, bystander = db.update_events(), db.update_events()
+    await asyncio.to_thread(_commit, other)  # before the read: the read will see it
+    sub.mark()
+    assert not await sub.wait(0.2), "woken for a commit its read saw"
+    assert await within(bystander.wait(None), WAKE_S), "other subscribers still get it"
+    await asyncio.to_thread(_commit, other)
+    assert await within(sub.wait(None), WAKE_S)

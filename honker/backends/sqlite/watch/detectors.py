@@ -241,6 +241,21 @@ class _ShmCounter:
     def _read(self) -> int:
         return _read_shm_header(self._fd)[1]
 
+    @property
+    def seen(self) -> int:
+        """The counter's value at the last :meth:`changed` (what a wake-up stands for)."""
+        return self._change
+
+    def peek(self) -> int | None:
+        """The counter now, without moving :meth:`changed`'s baseline (None on an error)."""
+        with self._lock:
+            if self._closed:
+                return None
+            try:
+                return self._read()
+            except OSError:
+                return None
+
     def changed(self) -> bool:
         """True if a commit happened since the last call (or on an error)."""
         with self._lock:

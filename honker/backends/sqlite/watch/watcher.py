@@ -119,6 +119,7 @@ class UpdateEvents:
         "_waiter",
         "_loop",
         "_hub",
+        "_seen",
         "__weakref__",
     )
 
@@ -132,12 +133,15 @@ class UpdateEvents:
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._hub: UpdateWatcher | None = hub
+        self._seen: int | None = None  # the commit counter when our last read began
 
     # -- called from the watcher thread -------------------------------------
-    def _tick(self) -> None:
+    def _tick(self, counter: int | None = None) -> None:
         with self._lock:
             if self._pending or self._error is not None:
                 return
+            if counter is not None and counter == self._seen:
+                return  # our read began after this commit: nothing new for us
             self._pending = True
             waiter, loop = self._waiter, self._loop
             if self._sync_waiters:
@@ -211,10 +215,29 @@ class UpdateEvents:
         with self._lock:
             return self._take()
 
-    def generation(self) -> int:
-        """How many wake-ups the watcher has sent (to any subscriber) so far."""
+    def mark(self) -> None:
+        """The subscriber is about to read: drop the pending tick and remember the
+        commit counter, so a wake-up for a commit this read will see anyway (its own
+        ack, say) does not wake it again. Kernel backend in WAL mode only."""
         hub = self._hub
-        return -1 if hub is None else hub.fires
+        if hub is None:
+            return
+        counter = hub.peek()
+        with self._lock:
+            self._seen = counter
+            if counter is not None:
+                self._pending = False
+
+    def generation(self) -> int:
+        """The WAL-index change counter (kernel backend in WAL mode: it moves on
+        every commit, so a read begun at a value covers every commit up to it,
+        the same rule :meth:`mark` relies on), else ``2**32`` + the number of
+        wake-ups the watcher has sent; -1 once unsubscribed."""
+        hub = self._hub
+        if hub is None:
+            return -1
+        counter = hub.peek()
+        return (1 << 32) + hub.fires if counter is None else counter
 
     def busy(self) -> None:
         """A hint: this subscriber found work without waiting (see UpdateWatcher.busy)."""
@@ -415,12 +438,21 @@ class UpdateWatcher:
         except (BlockingIOError, OSError):
             pass  # full (the thread will wake) or closed
 
+    def peek(self) -> int | None:
+        """The WAL-index change counter now (kernel backend in WAL mode), else None."""
+        commits = self._commits
+        return commits.peek() if isinstance(commits, _ShmCounter) else None
+
     def _fire(self) -> None:
+        commits = self._commits
+        # What this wake-up stands for: commits up to this counter value (a
+        # subscriber whose read began at that value skips it; UpdateEvents.mark).
+        counter = commits.seen if isinstance(commits, _ShmCounter) else None
         with self._subs_lock:
             self.fires += 1
             subs = list(self._subs)
         for sub in subs:
-            sub._tick()
+            sub._tick(counter)
 
     def _kill_all(self, error: BaseException) -> None:
         with self._subs_lock:
