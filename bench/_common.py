@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import sys
 import tempfile
@@ -24,6 +25,21 @@ from honker.backends.sqlite.connection import PRAGMAS  # noqa: E402
 from honker.backends.sqlite.engine import schema  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _ideal_sql() -> dict[str, str]:
+    text = (Path(__file__).resolve().parent / "sql" / "ideal.sql").read_text()
+    parts = re.split(r"^-- name: (\w+)\s*$", text, flags=re.MULTILINE)
+    return {
+        name: "\n".join(ln for ln in body.splitlines() if not ln.lstrip().startswith("--"))
+        .strip()
+        .rstrip(";")
+        for name, body in zip(parts[1::2], parts[2::2], strict=True)
+    }
+
+
+# The ideal minimal queue in bare sqlite3 (bench/sql/ideal.sql): the second baseline.
+IDEAL = _ideal_sql()
 
 
 def tmp_db(name: str = "bench.db") -> str:
@@ -70,31 +86,57 @@ def paired(
     return n / best[0], n / best[1]
 
 
+def alternated(n: int, fns: dict[str, Callable[[], None]], repeat: int = 5) -> dict[str, float]:
+    """Best-of-``repeat`` rates of several workloads, run in turn (see :func:`paired`)."""
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return {name: n / t for name, t in best.items()}
+
+
 def row(
-    figure: str, ours: float, bare: float, unit: str = "ops/s", **peers: float | None
+    figure: str,
+    ours: float,
+    bare: float,
+    unit: str = "ops/s",
+    ideal: float | None = None,
+    **peers: float | None,
 ) -> dict[str, object]:
-    r = {
+    """One figure; ``bare`` runs honker's SQL, ``ideal`` the ideal queue (bench/sql/ideal.sql)."""
+    r: dict[str, object] = {
         "figure": figure,
         "honker_py": ours,
         "bare_sqlite3": bare,
         "ratio": ours / bare,
         "unit": unit,
     }
+    if ideal is not None:
+        r["ideal_sqlite3"] = ideal
+        r["ratio_ideal"] = ours / ideal
     r.update({k: v for k, v in peers.items()})
     return r
 
 
 def print_rows(rows: list[dict[str, object]]) -> None:
-    peers = sorted(
-        {k for r in rows for k in r} - {"figure", "honker_py", "bare_sqlite3", "ratio", "unit"}
-    )
-    head = f"{'figure':<38} {'honker-py':>11} {'bare sqlite3':>13} {'ratio':>6}" + "".join(
-        f" {p:>14}" for p in peers
+    fixed = {"figure", "honker_py", "bare_sqlite3", "ratio", "unit", "ratio_ideal", "ideal_sqlite3"}
+    fixed |= {k for r in rows for k in r if not isinstance(r[k], int | float) or k.endswith("_ms")}
+    peers = sorted({k for r in rows for k in r} - fixed)
+    head = (
+        f"{'figure':<44} {'honker-py':>11} {'bare sqlite3':>13} {'ratio':>6}"
+        f" {'ideal queue':>12} {'ratio':>6}" + "".join(f" {p:>14}" for p in peers)
     )
     print(head)
     print("-" * len(head))
     for r in rows:
-        line = f"{r['figure']:<38} {r['honker_py']:>11,.0f} {r['bare_sqlite3']:>13,.0f} {r['ratio']:>5.2f}x"
+        line = f"{r['figure']:<44} {r['honker_py']:>11,.0f} {r['bare_sqlite3']:>13,.0f} {r['ratio']:>5.2f}x"
+        ideal = r.get("ideal_sqlite3")
+        if isinstance(ideal, int | float):
+            line += f" {ideal:>12,.0f} {r['ratio_ideal']:>5.2f}x"
+        else:
+            line += f" {'-':>12} {'-':>6}"
         for p in peers:
             v = r.get(p)
             line += f" {v:>14,.0f}" if isinstance(v, int | float) else f" {'-':>14}"

@@ -3,7 +3,9 @@
 Each cycle is what a worker does: claim (one write transaction: the
 dead-letter pass and the claim UPDATE) then ack (one write transaction).
 Bare sqlite3 runs the same claim UPDATE and ack DELETE with the same
-transactions, but no dead-letter pass and no Python API.
+transactions, but no dead-letter pass and no Python API. The ideal queue
+(bench/sql/ideal.sql) is the minimal claim UPDATE ... RETURNING and ack on the
+same partial index. All three run alternately in one process.
 
     python bench/claim.py [--cycles N]
 """
@@ -14,7 +16,7 @@ import argparse
 import json
 from collections.abc import Callable
 
-from _common import bare_connect, paired, print_rows, row, save, tmp_db
+from _common import IDEAL, alternated, bare_connect, print_rows, row, save, tmp_db
 
 import honker
 from honker.backends.sqlite.sql import Q
@@ -51,16 +53,21 @@ def ours(depth: int, batch: int, cycles: int) -> tuple[Callable[[], None], Calla
     return run, db.close
 
 
-def bare(depth: int, batch: int, cycles: int) -> tuple[Callable[[], None], Callable[[], None]]:
+def bare(
+    depth: int, batch: int, cycles: int, ideal: bool = False
+) -> tuple[Callable[[], None], Callable[[], None]]:
     path = tmp_db()
     fill(path, depth + cycles * batch * (REPEAT + 1))
     conn = bare_connect(path, with_schema=False)
-    claim, ack, ack_batch = Q["claim"], Q["ack"], Q["ack_batch"]
+    sql = IDEAL if ideal else Q
+    claim, ack, ack_batch = sql["claim"], sql["ack"], sql["ack_batch"]
+    # Q["claim"] is (queue, worker, n, timeout); the ideal one (queue, worker, timeout, n).
+    args = ("q", "w", 300, batch) if ideal else ("q", "w", batch, 300)
 
     def run() -> None:
         for _ in range(cycles):
             conn.execute("BEGIN IMMEDIATE")
-            rows = conn.execute(claim, ("q", "w", batch, 300)).fetchall()
+            rows = conn.execute(claim, args).fetchall()
             conn.execute("COMMIT")
             conn.execute("BEGIN IMMEDIATE")
             if batch == 1:
@@ -72,14 +79,17 @@ def bare(depth: int, batch: int, cycles: int) -> tuple[Callable[[], None], Calla
     return run, conn.close
 
 
-def measure(depth: int, batch: int, cycles: int) -> tuple[float, float]:
-    ours_run, ours_close = ours(depth, batch, cycles)
-    bare_run, bare_close = bare(depth, batch, cycles)
+def measure(depth: int, batch: int, cycles: int) -> dict[str, float]:
+    runs = {
+        "ours": ours(depth, batch, cycles),
+        "bare": bare(depth, batch, cycles),
+        "ideal": bare(depth, batch, cycles, ideal=True),
+    }
     try:
-        return paired(cycles * batch, ours_run, bare_run, REPEAT)
+        return alternated(cycles * batch, {k: v[0] for k, v in runs.items()}, REPEAT)
     finally:
-        ours_close()
-        bare_close()
+        for _, close in runs.values():
+            close()
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
@@ -90,8 +100,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     for batch in (1, 32):
         cycles = a.cycles if batch == 1 else max(50, a.cycles // 16)
         for depth in (1_000, 100_000):
-            o, b = measure(depth, batch, cycles)
-            rows.append(row(f"claim {batch} + ack {batch}, depth {depth:,}", o, b, "jobs/s"))
+            r = measure(depth, batch, cycles)
+            figure = f"claim {batch} + ack {batch}, depth {depth:,}"
+            rows.append(row(figure, r["ours"], r["bare"], "jobs/s", ideal=r["ideal"]))
     print_rows(rows)
     save("claim", rows)
     return rows

@@ -7,7 +7,9 @@
    consumer process waiting in ``async for job in q.claim(...)`` notes
    ``time.time()`` as each job arrives. The figure is commit -> job in hand,
    p50/p90/p99/max; the p50 counted from before ``enqueue()`` (so including
-   the producer's transaction) is printed beside it. ``--start-delay-s``
+   the producer's transaction) is printed beside it; the floor's producer
+   enqueues with bare sqlite3, so its figure is bare enqueue + raw inotify
+   (issue 15's floor). ``--start-delay-s``
    makes the producer wait before its first job, so every consumer idles
    first (longer than the floor's 100 ms poll timeout: a check that none
    assumes an event arrives).
@@ -125,13 +127,30 @@ FLOOR = textwrap.dedent(
     """
 )
 
+# The producer: honker's enqueue(), or for the floor a bare sqlite3 enqueue
+# (BEGIN IMMEDIATE, honker's INSERT, COMMIT), so the floor's "incl. enqueue"
+# is bare enqueue + raw inotify consumer.
 PRODUCER = textwrap.dedent(
     """
     import json, random, sys, time, honker
     path, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     gap_min_s, gap_max_s = float(sys.argv[4]) / 1000, float(sys.argv[5]) / 1000
-    db = honker.open(path)
-    q = db.queue("lat")
+    if sys.argv[6] == "bare":
+        import sqlite3
+        from honker.backends.sqlite.connection import PRAGMAS
+        from honker.backends.sqlite.sql import Q
+        conn = sqlite3.connect(path, isolation_level=None)
+        for pragma in PRAGMAS:
+            conn.execute(pragma).fetchall()
+        sql = Q["enqueue"]
+        def enqueue(payload):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(sql, ("lat", json.dumps(payload), None, None, 0, 3, None))
+            conn.execute("COMMIT")
+        close = conn.close
+    else:
+        db = honker.open(path)
+        enqueue, close = db.queue("lat").enqueue, db.close
     rng = random.Random(seed)
     print("ready", flush=True)
     sys.stdin.readline()
@@ -139,10 +158,10 @@ PRODUCER = textwrap.dedent(
     for i in range(n):
         time.sleep(rng.uniform(gap_min_s, gap_max_s))
         before = time.time()
-        q.enqueue({"i": i})
+        enqueue({"i": i})
         times.append((before, time.time()))
     print(json.dumps(times), flush=True)
-    db.close()
+    close()
     """
 )
 
@@ -212,12 +231,15 @@ def latency(
     """
     path = tmp_db()
     setup(path, "lat")
-    consumer = spawn(FLOOR if backend == "floor" else CONSUMER, path, backend, samples + WARMUP_JOBS)
+    consumer = spawn(
+        FLOOR if backend == "floor" else CONSUMER, path, backend, samples + WARMUP_JOBS
+    )
     producer = None
     try:
         expect_ready(consumer)
         seed = random.randrange(2**32)
-        producer = spawn(PRODUCER, path, samples + WARMUP_JOBS, seed, *gap_ms)
+        kind = "bare" if backend == "floor" else "honker"
+        producer = spawn(PRODUCER, path, samples + WARMUP_JOBS, seed, *gap_ms, kind)
         expect_ready(producer)
         assert producer.stdin is not None and producer.stdout is not None
         assert consumer.stdout is not None

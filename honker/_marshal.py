@@ -153,6 +153,31 @@ def json_payload(payload: Any) -> str:
         raise ParameterError(f"payload is not JSON-serialisable: {exc}") from None
 
 
+# The C scanner json.loads itself ends in (set in JSONDecoder.__init__, not in typeshed).
+_scan_once = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def loads(text: Any) -> Any:
+    """``json.loads(text)``, same result and same errors, cheaper for the usual
+    payload (a JSON value filling the whole string, as ``json.dumps`` writes it).
+
+    ``json.loads`` checks for a BOM, matches leading and trailing whitespace with
+    two regular expressions and goes through two Python frames before the C
+    scanner runs: about half the cost of decoding a small payload. A string that
+    is not one JSON value from its first to its last character (whitespace
+    around it, a BOM, extra data, bad JSON) is handed to ``json.loads``, which
+    decodes it or raises exactly as before.
+    """
+    if type(text) is str:
+        try:
+            value, end = _scan_once(text, 0)
+        except (StopIteration, ValueError):
+            return json.loads(text)
+        if end == len(text):
+            return value
+    return json.loads(text)
+
+
 class StrictPayload:
     """Mixin: a ``payload`` property decoded from ``_raw`` on first access.
 
@@ -168,5 +193,5 @@ class StrictPayload:
     def payload(self) -> Any:
         """The decoded payload (``json.loads`` on first access, then cached)."""
         if self._payload is NOT_DECODED:
-            self._payload = json.loads(self._raw) if self._raw else None
+            self._payload = loads(self._raw) if self._raw else None
         return self._payload

@@ -8,14 +8,21 @@ created.
 
 from __future__ import annotations
 
-import json
+import bisect
+import math
+import time
+import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from ._marshal import loads
 from ._waiting import Wait, until
 
 if TYPE_CHECKING:
     from ._database import Database
+    from .backends.base import Changes
+
+Row = tuple[int, str, str, int]  # id, channel, payload, created_at
 
 
 class Notification:
@@ -43,7 +50,7 @@ class Notification:
                 value = None
             else:
                 try:
-                    value = json.loads(raw)
+                    value = loads(raw)
                 except (TypeError, ValueError):
                     value = raw
             self._payload = value
@@ -91,8 +98,7 @@ class Listener:
         return self._buffer.popleft()
 
     def _refill(self) -> bool | Wait:
-        channel, after = self.channel, self._last_seen
-        rows = self.db._read(lambda o: o.notify_since(channel, after))
+        rows = _since(self.db, self._updates, self.channel, self._last_seen)
         if rows:
             self._buffer.extend(Notification(r) for r in rows)
             self._last_seen = rows[-1][0]
@@ -102,3 +108,59 @@ class Listener:
     def close(self) -> None:
         """Unsubscribe (also happens on garbage collection)."""
         self._updates.close()
+
+
+# -- one read per change for every listener of a channel ----------------------------
+#
+# Fan-out: a commit wakes every listener of a Database at once, and each would
+# run the same SELECT for its channel. Listeners of one channel share the
+# latest read instead, while it is provably complete for them: no wake-up was
+# sent and no commit counted since it began (``Changes.generation``), so every
+# commit that woke a listener, or that its ``mark()`` saw, was visible to it.
+# A listener woken by its fallback timeout (no wake-up: the watcher may have
+# missed a commit) reads again once the shared read is FEED_MAX_AGE_S old.
+# Guarded by
+# tests/conformance/test_notify.py::test_many_listeners_share_reads_and_miss_nothing.
+FEED_MAX_AGE_S = 0.05
+
+
+class _Feed:
+    """The latest read of one channel: rows with id > ``after``, begun at ``generation``."""
+
+    __slots__ = ("after", "generation", "read_at", "rows")
+
+    def __init__(self) -> None:
+        self.after = 0
+        self.generation = -1
+        self.read_at = -math.inf
+        self.rows: list[Row] = []
+
+
+# Per-Database state (weakly keyed: it goes with the Database).
+_FEEDS: weakref.WeakKeyDictionary[Database, dict[str, _Feed]] = weakref.WeakKeyDictionary()
+
+
+def _since(db: Database, changes: Changes, channel: str, after: int) -> list[Row]:
+    """Rows of ``channel`` with id > ``after``: the shared read, or a new one."""
+    feeds = _FEEDS.get(db)
+    if feeds is None:
+        feeds = _FEEDS[db] = {}
+    feed = feeds.get(channel)
+    if feed is None:
+        feed = feeds[channel] = _Feed()
+    generation, now = changes.generation(), time.monotonic()
+    if (
+        generation >= 0
+        and generation == feed.generation
+        and feed.after <= after
+        and now - feed.read_at < FEED_MAX_AGE_S
+    ):
+        rows = feed.rows
+        return rows[bisect.bisect_right(rows, after, key=_row_id) :]
+    rows = db._read(lambda o: o.notify_since(channel, after))
+    feed.after, feed.generation, feed.read_at, feed.rows = after, generation, now, rows
+    return rows
+
+
+def _row_id(row: Row) -> int:
+    return row[0]

@@ -42,14 +42,20 @@ class Wait:
 
 async def until(changes: Changes, step: Callable[[], T | Wait], *events: asyncio.Event | None) -> T:
     """Run ``step`` until it returns a value; between runs wait for a change."""
+    changes.mark()  # ticks for commits this step will see are dropped
+    result = step()
+    if not isinstance(result, Wait):
+        changes.busy()  # work without a wait: the backend may stop watching for us
+        return result
     while True:
-        result = step()
-        if not isinstance(result, Wait):
-            return result
         if any(e is not None for e in events):
             await wait_any(changes, result.timeout_s, *events)
         else:
             await changes.wait(result.timeout_s)
+        changes.mark()
+        result = step()
+        if not isinstance(result, Wait):
+            return result
 
 
 async def wait_any(changes: Changes, timeout: float | None, *events: asyncio.Event | None) -> None:

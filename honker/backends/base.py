@@ -99,6 +99,25 @@ class Changes(Protocol):
         """Block the calling thread until a commit (True) or ``timeout`` (False)."""
         ...
 
+    def mark(self) -> None:
+        """The subscriber is about to read: the backend may drop wake-ups for
+        commits that read will see anyway."""
+        ...
+
+    def generation(self) -> int:
+        """A number (>= 0; -1 when unknown) that changes at least whenever the
+        backend sends a wake-up to any subscriber of this database, and whenever
+        a commit happened that :meth:`mark` would count: a read begun while it
+        stayed the same covers every commit a subscriber can have been woken
+        for or have marked (so subscribers reading the same thing can share
+        one read)."""
+        ...
+
+    def busy(self) -> None:
+        """A hint from a subscriber that found work without waiting: the backend
+        may stop watching for commits on its behalf until it waits again."""
+        ...
+
     def close(self) -> None:
         """Unsubscribe. Idempotent."""
         ...

@@ -221,3 +221,43 @@ def test_prune_sees_a_notification_committed_as_its_transaction_begins(
     assert calls == ["competing"]
     rows = db.query("SELECT payload FROM _honker_notifications ORDER BY id")
     assert [json.loads(r["payload"]) for r in rows] == ["three", "four"]
+
+
+async def test_many_listeners_share_reads_and_miss_nothing(db: honker.Database) -> None:
+    """Listeners of one channel share one read per wake-up (honker/_notify.py,
+    _since): under a producer committing as fast as it can, on two channels,
+    every listener still gets every notification of its channel, in order, once."""
+    total = 400
+    fan = [db.listen("fan") for _ in range(30)]
+    other = [db.listen("other") for _ in range(5)]
+
+    def produce() -> None:
+        for i in range(total):
+            with db.transaction() as tx:
+                tx.notify("fan", i)
+                if i % 2:
+                    tx.notify("other", -i)
+
+    async def drain(listener: honker.Listener, n: int) -> list[int]:
+        got = []
+        async for note in listener:
+            got.append(note.payload)
+            if len(got) == n:
+                return got
+        raise AssertionError("the listener ended")
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    try:
+        results = await within(
+            asyncio.gather(
+                *(drain(li, total) for li in fan), *(drain(li, total // 2) for li in other)
+            ),
+            60,
+        )
+    finally:
+        producer.join()
+    for got in results[: len(fan)]:
+        assert got == list(range(total))
+    for got in results[len(fan) :]:
+        assert got == [-i for i in range(total) if i % 2]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -123,11 +124,11 @@ class SQLiteBackend:
     def in_transaction(self) -> bool:
         return bool(getattr(self._local, "depth", 0))
 
-    def _begin(self) -> sqlite3.Connection:
+    def _begin(self, slot_timeout_s: float = -1) -> sqlite3.Connection:
         if getattr(self._local, "depth", 0):
             raise NestedTransactionError(NESTED_TX)
-        if not self._slot.acquire(blocking=False):
-            self._slot.acquire()
+        if not self._slot.acquire(blocking=False) and not self._slot.acquire(True, slot_timeout_s):
+            raise DatabaseError(f"the writer stayed busy for {slot_timeout_s:g} s")
         conn = self._writer
         if conn is None:
             self._slot.release()
@@ -212,16 +213,17 @@ class SQLiteBackend:
     def _flush_idle(self) -> None:
         self._flush_timer = None
         tally = self._tally
-        if self._closed or tally is None or not tally.committed:
-            return
+        if self._closed or tally is None or not tally.committed or sys.is_finalizing():
+            return  # at exit this daemon thread may be frozen at any point: hold no slot
         try:
             self.write(lambda ops: None)
         except HonkerError as exc:  # e.g. closed meanwhile, or busy for 5 s
             log.warning("throughput history flush failed: %s", exc)
 
-    def write(self, fn: Callable[[SQLiteOps], T]) -> T:
-        """``fn(ops)`` in its own write transaction."""
-        conn = self._begin()
+    def write(self, fn: Callable[[SQLiteOps], T], slot_timeout_s: float = -1) -> T:
+        """``fn(ops)`` in its own write transaction (``slot_timeout_s``: how long to
+        wait for this Database's writer slot; -1 for as long as it takes)."""
+        conn = self._begin(slot_timeout_s)
         ok = False
         try:
             result = fn(self._ops)
@@ -343,7 +345,9 @@ class SQLiteBackend:
             if tally is not None and tally.committed and not self._slot.locked():
                 try:  # the last counts (best effort: nothing waits past the busy timeout)
                     tally.flushed_at = -math.inf
-                    self.write(lambda ops: None)
+                    # Bounded: at interpreter exit a daemon thread (the flush timer) can
+                    # be frozen holding the slot, and __del__ would wait for ever.
+                    self.write(lambda ops: None, BUSY_TIMEOUT_MS / 1000)
                 except HonkerError as exc:
                     log.warning("throughput history not written at close: %s", exc)
             self._closed = True

@@ -52,6 +52,27 @@ def connect(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
     return conn
 
 
+def read_rows(conn: sqlite3.Connection, sql: str, params: Any) -> list[Any]:
+    """All rows of a read-only statement, TEXT decoded by sqlite3's own C path.
+
+    The connections' ``_text`` factory (honker's rule: invalid UTF-8 reads as
+    "") is a Python call per TEXT value, a third of the cost of reading a
+    stream event; here it is used only when a value is not valid UTF-8, by
+    reading again. Only for statements that change nothing (a SELECT can be
+    run twice; an UPDATE ... RETURNING cannot).
+    """
+    factory = conn.text_factory
+    conn.text_factory = str
+    try:
+        return conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        if not str(exc).startswith("Could not decode to UTF-8"):
+            raise
+    finally:
+        conn.text_factory = factory
+    return conn.execute(sql, params).fetchall()
+
+
 def rollback(conn: sqlite3.Connection) -> None:
     """ROLLBACK, ignoring "no transaction is active"."""
     try:

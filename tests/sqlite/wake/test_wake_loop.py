@@ -168,8 +168,10 @@ async def test_an_async_waiter_is_woken_by_its_own_loop(
 async def test_the_waker_leaves_the_selector_between_waits(
     open_db: Callable[..., honker.Database], db_path: str
 ) -> None:
-    """Once the wait returned (woken or timed out) and the loop ran on, the
-    waker is disarmed and its descriptor is no longer in the loop's selector."""
+    """Once the wait returned (woken or timed out) and nobody waited again for
+    UNWATCH_AFTER_S, the waker is disarmed, its descriptor is no longer in the
+    loop's selector and its inotify watch is gone (a watch costs every writer
+    of the directory kernel work on each write)."""
     db = open_db(db_path, watcher_backend=KERNEL)
     other = open_db(db_path)
     sub = db.update_events()
@@ -185,15 +187,14 @@ async def test_the_waker_leaves_the_selector_between_waits(
     assert fd in selector_map
     await asyncio.to_thread(_commit, other)
     assert await within(waiter, WAKE_S)
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert (waker.registered, waker.armed) == (False, 0)
+    assert waker._events.watching, "kept for a wait that comes soon"
+    await async_wait_until(lambda: not waker.registered, 5)
+    assert (waker.registered, waker.armed, waker._events.watching) == (False, 0, False)
     assert fd not in selector_map
 
     assert not await sub.wait(0.01)  # a timed-out wait cleans up too
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert (waker.registered, waker.armed) == (False, 0)
+    await async_wait_until(lambda: not waker.registered, 5)
+    assert (waker.registered, waker.armed, waker._events.watching) == (False, 0, False)
     assert fd not in selector_map
     assert not waker.closed, "kept for the next wait while the Database is open"
 
@@ -566,3 +567,50 @@ async def test_other_backends_use_no_waker(
     await asyncio.to_thread(_commit, other)
     assert await within(waiter, WAKE_S)
     assert hub._wakers == {}
+
+
+async def test_a_busy_consumer_drops_the_watch_and_misses_no_commit(
+    open_db: Callable[..., honker.Database], db_path: str
+) -> None:
+    """A claim iterator that finds a job without waiting drops its loop's
+    inotify watch at once (the loop may not run again for a whole backlog);
+    a commit made while nobody watched still wakes the next wait."""
+    db = open_db(db_path, watcher_backend=KERNEL)
+    other = open_db(db_path)
+    q, theirs = db.queue("q"), other.queue("q")
+    jobs = q.claim("w", idle_poll_s=None)
+    hub = _hub(db)
+    loop = asyncio.get_running_loop()
+    waiter = asyncio.ensure_future(anext(jobs))
+    await asyncio.sleep(0)  # waits: the watch is on
+    waker = hub._wakers[loop]
+    assert waker.registered and waker._events.watching
+
+    def enqueue_two() -> None:
+        with other.transaction() as tx:
+            theirs.enqueue(1, tx=tx)
+            theirs.enqueue(2, tx=tx)
+
+    await asyncio.to_thread(enqueue_two)
+    assert (await within(waiter, WAKE_S)).payload == 1
+    assert (await within(anext(jobs))).payload == 2  # found without waiting: busy
+    assert (waker.registered, waker._events.watching) == (False, False)
+    await asyncio.to_thread(theirs.enqueue, 3)  # nobody watches this commit's writes
+    assert (await within(anext(jobs), WAKE_S)).payload == 3
+    jobs.close()
+
+
+async def test_a_wake_up_for_commits_a_read_already_saw_is_dropped(
+    open_db: Callable[..., honker.Database], db_path: str
+) -> None:
+    """After ``mark()`` (a read is about to begin), a wake-up for commits made before
+    it is dropped for that subscriber only; a later commit still wakes it."""
+    db = open_db(db_path, watcher_backend=KERNEL)
+    other = open_db(db_path)
+    sub, bystander = db.update_events(), db.update_events()
+    await asyncio.to_thread(_commit, other)  # before the read: the read will see it
+    sub.mark()
+    assert not await sub.wait(0.2), "woken for a commit its read saw"
+    assert await within(bystander.wait(None), WAKE_S), "other subscribers still get it"
+    await asyncio.to_thread(_commit, other)
+    assert await within(sub.wait(None), WAKE_S)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from ...._marshal import I64_MAX
+from ..connection import read_rows
 from ..sql import Q
 
 
@@ -20,7 +21,7 @@ def max_id(conn: sqlite3.Connection, channel: str) -> int:
 
 def since(conn: sqlite3.Connection, channel: str, after_id: int) -> list[tuple[int, str, str, int]]:
     """Rows of ``channel`` with ``id > after_id`` in id order."""
-    return conn.execute(Q["notify_since"], (channel, after_id)).fetchall()
+    return read_rows(conn, Q["notify_since"], (channel, after_id))
 
 
 def prune(conn: sqlite3.Connection, older_than_s: int | None, max_keep: int | None) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 
 from ...base import EventRow
+from ..connection import read_rows
 from ..sql import Q
 
 
@@ -18,7 +19,7 @@ def publish(conn: sqlite3.Connection, topic: str, key: str | None, payload: str)
 
 def read_since(conn: sqlite3.Connection, topic: str, offset: int, limit: int) -> list[EventRow]:
     """``honker_stream_read_since``: events after ``offset``; negative limit = all."""
-    return conn.execute(Q["stream_read_since"], (topic, offset, limit)).fetchall()
+    return read_rows(conn, Q["stream_read_since"], (topic, offset, limit))
 
 
 def save_offset(conn: sqlite3.Connection, consumer: str, topic: str, offset: int) -> int:

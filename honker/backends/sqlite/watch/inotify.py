@@ -55,13 +55,15 @@ def _libc() -> ctypes.CDLL:
         raise InotifyUnavailable(errno.ENOSYS, "inotify is Linux-only")
     name = ctypes.util.find_library("c") or "libc.so.6"
     libc = ctypes.CDLL(name, use_errno=True)
-    for fn in ("inotify_init1", "inotify_add_watch"):
+    for fn in ("inotify_init1", "inotify_add_watch", "inotify_rm_watch"):
         if not hasattr(libc, fn):
             raise InotifyUnavailable(errno.ENOSYS, f"libc has no {fn}")
     libc.inotify_init1.argtypes = [ctypes.c_int]
     libc.inotify_init1.restype = ctypes.c_int
     libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
     libc.inotify_add_watch.restype = ctypes.c_int
+    libc.inotify_rm_watch.argtypes = [ctypes.c_int, ctypes.c_int]
+    libc.inotify_rm_watch.restype = ctypes.c_int
     return libc
 
 
@@ -82,6 +84,12 @@ class Inotify:
             e = ctypes.get_errno()
             raise OSError(e, f"inotify_add_watch({path!r}): {os.strerror(e)}")
         return int(wd)
+
+    def rm_watch(self, wd: int) -> None:
+        """Stop a watch (its events stop at once; an IN_IGNORED event is queued)."""
+        if self._libc.inotify_rm_watch(self.fd, wd) < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, f"inotify_rm_watch: {os.strerror(e)}")
 
     def read_names(self, names: set[bytes]) -> bool:
         """Consume queued events; True if one names a file in ``names`` (or the

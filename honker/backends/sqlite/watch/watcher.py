@@ -38,6 +38,9 @@ log = logging.getLogger("honker.watcher")
 
 DEFAULT_POLL_INTERVAL_MS = 1
 IDENTITY_CHECK_S = 0.1
+# A loop's inotify watch is dropped once none of its subscribers has waited
+# for this long (or at once when one reports it is busy: UpdateEvents.busy).
+UNWATCH_AFTER_S = 0.05
 WATCHER_DIED = (
     "honker: update watcher died (database file likely replaced; recreate honker.open() to recover)"
 )
@@ -116,6 +119,7 @@ class UpdateEvents:
         "_waiter",
         "_loop",
         "_hub",
+        "_seen",
         "__weakref__",
     )
 
@@ -129,12 +133,15 @@ class UpdateEvents:
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._hub: UpdateWatcher | None = hub
+        self._seen: int | None = None  # the commit counter when our last read began
 
     # -- called from the watcher thread -------------------------------------
-    def _tick(self) -> None:
+    def _tick(self, counter: int | None = None) -> None:
         with self._lock:
             if self._pending or self._error is not None:
                 return
+            if counter is not None and counter == self._seen:
+                return  # our read began after this commit: nothing new for us
             self._pending = True
             waiter, loop = self._waiter, self._loop
             if self._sync_waiters:
@@ -208,6 +215,36 @@ class UpdateEvents:
         with self._lock:
             return self._take()
 
+    def mark(self) -> None:
+        """The subscriber is about to read: drop the pending tick and remember the
+        commit counter, so a wake-up for a commit this read will see anyway (its own
+        ack, say) does not wake it again. Kernel backend in WAL mode only."""
+        hub = self._hub
+        if hub is None:
+            return
+        counter = hub.peek()
+        with self._lock:
+            self._seen = counter
+            if counter is not None:
+                self._pending = False
+
+    def generation(self) -> int:
+        """The WAL-index change counter (kernel backend in WAL mode: it moves on
+        every commit, so a read begun at a value covers every commit up to it,
+        the same rule :meth:`mark` relies on), else ``2**32`` + the number of
+        wake-ups the watcher has sent; -1 once unsubscribed."""
+        hub = self._hub
+        if hub is None:
+            return -1
+        counter = hub.peek()
+        return (1 << 32) + hub.fires if counter is None else counter
+
+    def busy(self) -> None:
+        """A hint: this subscriber found work without waiting (see UpdateWatcher.busy)."""
+        hub = self._hub
+        if hub is not None and hub.backend == "kernel":
+            hub.busy(asyncio._get_running_loop())
+
     def __aiter__(self) -> UpdateEvents:
         return self
 
@@ -269,6 +306,7 @@ class UpdateWatcher:
         self._commits: _DataVersion | _ShmCounter | None = None
         self._wakers: dict[asyncio.AbstractEventLoop, LoopWaker] = {}
         self._thread_served = 0  # blocked waiters the thread must wake (kernel)
+        self.fires = 0  # wake-ups sent so far (UpdateEvents.generation)
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._dead: BaseException | None = None
@@ -302,22 +340,28 @@ class UpdateWatcher:
         """
         if self.backend != "kernel":
             return None  # the thread polls for everyone
+        armed: object = _THREAD_SERVED
+        nudge = False
         with self._subs_lock:
             if self._dead is not None or self._commits is None:
                 return None
             waker = None if loop is None else self._waker_for(loop)
+            started = True
             if waker is not None:
                 try:
-                    waker.arm()
-                    return waker
-                except (NotImplementedError, RuntimeError):
-                    pass  # a loop without add_reader: the thread serves it
-            self._thread_served += 1
-            nudge = self._thread_served == 1
+                    started = waker.arm()
+                    armed = waker
+                except (NotImplementedError, RuntimeError, OSError):
+                    # A loop without add_reader, or no watch to be had: the thread serves it.
+                    started = True
+            if armed is _THREAD_SERVED:
+                self._thread_served += 1
+                nudge = self._thread_served == 1
         if nudge:
             self._nudge()
-        self._check_now()  # a commit made while nobody was watching
-        return _THREAD_SERVED
+        if started:
+            self._check_now()  # a commit made while nobody was watching
+        return armed
 
     def _waker_for(self, loop: asyncio.AbstractEventLoop) -> LoopWaker | None:
         waker = self._wakers.get(loop)
@@ -347,8 +391,32 @@ class UpdateWatcher:
                 if armed.armed == 0:
                     if armed.loop.is_closed():  # a coroutine finalised after its loop
                         self._unregister_locked(armed)
-                    else:
-                        armed.loop.call_soon(self._unregister, armed)
+                    elif self._dead is not None:
+                        armed.loop.call_soon(self._unregister, armed)  # and close it
+                    elif not armed.unregister_pending:
+                        armed.unregister_pending = True
+                        armed.loop.call_later(UNWATCH_AFTER_S, self._unregister_idle, armed)
+
+    def busy(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """A subscriber in ``loop`` found work without waiting: if nobody in
+        that loop waits, stop its watch now (a consumer working through a
+        backlog never lets the loop run the idle timer)."""
+        waker = self._wakers.get(loop) if loop is not None else None
+        if waker is not None and waker.registered and waker.armed == 0:
+            self._unregister(waker)
+
+    def _unregister_idle(self, waker: LoopWaker) -> None:
+        """The idle timer: unwatch once nobody has waited for UNWATCH_AFTER_S."""
+        with self._subs_lock:
+            waker.unregister_pending = False
+            if waker.armed or not waker.registered:
+                return
+            due = waker.disarmed_at + UNWATCH_AFTER_S - waker.loop.time()
+            if due > 0 and not waker.loop.is_closed() and self._dead is None:
+                waker.unregister_pending = True
+                waker.loop.call_later(due, self._unregister_idle, waker)
+                return
+            self._unregister_locked(waker)
 
     def _unregister(self, waker: LoopWaker) -> None:
         with self._subs_lock:
@@ -370,11 +438,21 @@ class UpdateWatcher:
         except (BlockingIOError, OSError):
             pass  # full (the thread will wake) or closed
 
+    def peek(self) -> int | None:
+        """The WAL-index change counter now (kernel backend in WAL mode), else None."""
+        commits = self._commits
+        return commits.peek() if isinstance(commits, _ShmCounter) else None
+
     def _fire(self) -> None:
+        commits = self._commits
+        # What this wake-up stands for: commits up to this counter value (a
+        # subscriber whose read began at that value skips it; UpdateEvents.mark).
+        counter = commits.seen if isinstance(commits, _ShmCounter) else None
         with self._subs_lock:
+            self.fires += 1
             subs = list(self._subs)
         for sub in subs:
-            sub._tick()
+            sub._tick(counter)
 
     def _kill_all(self, error: BaseException) -> None:
         with self._subs_lock:
@@ -387,6 +465,11 @@ class UpdateWatcher:
                 loop = waker.loop
                 if loop.is_closed() or not loop.is_running() or loop is asyncio._get_running_loop():
                     waker.unregister()
+                elif waker.armed == 0:  # idle, its unwatch timer maybe far off
+                    try:
+                        loop.call_soon_threadsafe(self._unregister, waker)
+                    except RuntimeError:
+                        pass  # closed meanwhile
                 if not waker.registered or loop.is_closed():
                     waker.close()
             self._wakers = {}
