@@ -140,6 +140,16 @@ class Changes:
         with self._lock:
             return self._take()
 
+    def mark(self) -> None:
+        """Nothing to drop: a NOTIFY names no commit this read could be matched to."""
+
+    def generation(self) -> int:
+        """Unknown (-1): listeners do not share reads on PostgreSQL yet."""
+        return -1
+
+    def busy(self) -> None:
+        """Nothing to stop: the process's one LISTEN connection serves every feed."""
+
     def __aiter__(self) -> Changes:
         return self
 
