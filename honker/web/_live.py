@@ -11,6 +11,9 @@ Semantics:
 - an event reaches every stream within one watcher tick of the commit; a
   stream sends at most one event per ``THROTTLE_S`` (commits in between are
   coalesced: the page re-reads everything anyway);
+- :meth:`Live.publish` also sends an event without a commit: the app calls
+  it when a read it served stale has been redone in the background, so the
+  pages fetch the new one;
 - a comment line every ``KEEPALIVE_S`` keeps proxies from closing an idle
   stream; the browser reconnects by itself after a network error;
 - if the watcher dies (file replaced or deleted) the streams end and the
@@ -37,7 +40,8 @@ class Live:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self.version = 0
+        self.version = 0  # commits seen (and actions made)
+        self.published = 0  # background reads finished (see publish)
         self.dead = False
         self._moved: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -46,9 +50,21 @@ class Live:
     def bump(self) -> None:
         """Count a change made by this app itself (an action's commit)."""
         self.version += 1
+        self._wake()
+
+    def publish(self) -> None:
+        """Tell every page that fresher data is ready (no commit implied)."""
+        self.published += 1
+        self._wake()
+
+    def _wake(self) -> None:
         if self._moved is not None:
             self._moved.set()
             self._moved = asyncio.Event()
+
+    @property
+    def state(self) -> tuple[int, int]:
+        return self.version, self.published
 
     def start(self) -> None:
         """Subscribe, once, on the running loop."""
@@ -71,26 +87,26 @@ class Live:
         finally:
             changes.close()
 
-    async def wait_past(self, version: int, timeout: float) -> int:
-        """The version once it differs from ``version``, or after ``timeout``."""
-        if self.version != version or self._moved is None:
-            return self.version
+    async def wait_past(self, state: tuple[int, int], timeout: float) -> tuple[int, int]:
+        """:attr:`state` once it differs from ``state``, or after ``timeout``."""
+        if self.state != state or self._moved is None:
+            return self.state
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._moved.wait(), timeout)
-        return self.version
+        return self.state
 
     async def stream(self) -> AsyncIterator[str]:
         """The ``text/event-stream`` body for one page."""
         self.start()
-        version = self.version
-        yield f"retry: 1000\nevent: hello\ndata: {version}\n\n"
+        state = self.state
+        yield f"retry: 1000\nevent: hello\ndata: {state[0]}\n\n"
         while not self.dead:
-            moved = await self.wait_past(version, KEEPALIVE_S)
-            if moved == version:
+            moved = await self.wait_past(state, KEEPALIVE_S)
+            if moved == state:
                 yield ": keep-alive\n\n"
                 continue
-            version = moved
-            yield f"event: change\ndata: {version}\n\n"
+            state = moved
+            yield f"event: change\ndata: {state[0]}\n\n"
             await asyncio.sleep(THROTTLE_S)  # coalesce a burst of commits
         yield "event: dead\ndata: the database's watcher stopped\n\n"
 
