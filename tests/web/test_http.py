@@ -303,3 +303,31 @@ def test_the_dashboard_never_pins_the_wal(serve, seeded: str) -> None:
             conn.close()
         assert busy == 0
         assert os.path.getsize(seeded + "-wal") == 0
+
+
+def test_after_a_commit_the_overview_is_served_at_once_then_published(
+    serve, seeded: str
+) -> None:
+    """Stale-while-revalidate: the first request after a commit gets the last
+    read at once and starts a new one; when that is done an event tells the
+    pages, and the next request has the new counts."""
+
+    def pending() -> int:
+        _, _, body = server.request("GET", "/api/overview")
+        return int(json.loads(body)["queues"][0]["pending"])
+
+    server = serve(seeded)
+    with urllib.request.urlopen(server.url + "/events", timeout=10) as stream:
+        assert pending() == 2  # a fresh read (nothing to serve yet)
+        db = honker.open(seeded)
+        try:
+            db.queue("emails").enqueue({"n": 1})
+        finally:
+            db.close()
+        while not stream.readline().startswith(b"event: change"):
+            pass  # the commit's event
+        if pending() == 2:  # served from the last read at once; a new read started
+            while not stream.readline().startswith(b"event: change"):
+                pass  # the finished read's event (no commit behind it)
+        # (a machine so slow that the last read was over 2 s old read afresh: 3)
+        wait_until(lambda: pending() == 3, timeout=5, message="the published read")
