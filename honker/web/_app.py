@@ -124,6 +124,10 @@ class Dashboard:
                 yield
             finally:
                 await self.live.close()
+                for pending in (self._background, self._reading):
+                    if pending is not None:  # a read in flight finishes before the close
+                        with contextlib.suppress(Exception):
+                            await pending
                 if self.owns_db:
                     self.db.close()
 
