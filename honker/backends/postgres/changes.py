@@ -43,6 +43,8 @@ from typing import Any
 import psycopg
 
 from ..._errors import WatcherDiedError
+from .._wakeup import resolve as _resolve
+from .._wakeup import wake_soon as _wake_soon
 
 log = logging.getLogger("honker.postgres")
 
@@ -163,18 +165,6 @@ class Changes:
         if feed is not None:
             feed.unsubscribe(self)
         self._die(WatcherDiedError(FEED_CLOSED))
-
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
-def _wake_soon(loop: asyncio.AbstractEventLoop, fut: asyncio.Future[None]) -> None:
-    try:
-        loop.call_soon_threadsafe(_resolve, fut)
-    except RuntimeError:
-        pass  # the loop is closed; nobody is waiting any more
 
 
 class ChangeFeed:

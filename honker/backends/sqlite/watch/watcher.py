@@ -29,6 +29,8 @@ import weakref
 from typing import TYPE_CHECKING
 
 from ...._errors import ConfigError, WatcherDiedError
+from ..._wakeup import resolve as _resolve
+from ..._wakeup import wake_soon as _wake_soon
 from .detectors import LoopWaker, _DataVersion, _ShmCounter, commit_counter, make_detector
 
 if TYPE_CHECKING:
@@ -259,18 +261,6 @@ class UpdateEvents:
         if hub is not None:
             hub.unsubscribe(self)
         self._die(WatcherDiedError(WATCHER_DIED))
-
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
-def _wake_soon(loop: asyncio.AbstractEventLoop, fut: asyncio.Future[None]) -> None:
-    try:
-        loop.call_soon_threadsafe(_resolve, fut)
-    except RuntimeError:
-        pass  # the loop is closed; nobody is waiting any more
 
 
 # What UpdateWatcher.arm returns for a waiter the watcher thread must serve.
