@@ -95,7 +95,6 @@ class Dashboard:
         self.db = db
         self.owns_db = owns_db
         self.guard = Guard(token, read_only, allowed_hosts)
-        self.read_only = read_only
         self.live = Live(db)
         self.env = _environment()
         self._overview: tuple[int, float, dict[str, Any]] | None = None
@@ -151,7 +150,7 @@ class Dashboard:
             base=base,
             here=here,
             partial=partial,
-            read_only=self.read_only,
+            read_only=self.guard.read_only,
             token_set=self.guard.token is not None,
             csrf=self.guard.csrf_token(csrf_cookie),
             db_path=self.db.path,
@@ -349,7 +348,7 @@ class Dashboard:
 
     # -- actions ---------------------------------------------------------------
     async def action(self, request: Request) -> Response:
-        if self.read_only:
+        if self.guard.read_only:
             return _forbidden("This dashboard is read-only.")
         name = request.path_params["action"]
         fn = ACTIONS.get(name)
@@ -396,20 +395,21 @@ def _ids(form: FormData) -> list[int]:
     return out
 
 
-def _dead_targets(form: FormData) -> tuple[list[int] | None, dict[str, Any] | None, str]:
+def _dead_targets(form: FormData) -> tuple[list[int] | None, dict[str, Any] | None]:
+    """The dead jobs an action names: ``(ids, None)``, ``(None, where)`` or (None, None) for all."""
     scope = _field(form, "scope") or "selected"
     if scope == "selected":
         ids = _ids(form)
         if not ids:
             raise _ActionError("no jobs were selected")
-        return ids, None, f"{len(ids)} selected"
+        return ids, None
     if scope == "matching":
         where = _data.parse_where(_field(form, "where"))
         if where is None:
             raise _ActionError("no filter was given")
-        return None, where, "matching"
+        return None, where
     if scope == "all":
-        return None, None, "all"
+        return None, None
     raise _ActionError(f"scope must be selected, matching or all, got {scope!r}")
 
 
@@ -418,13 +418,13 @@ def _plural(n: int, what: str) -> str:
 
 
 def _requeue(db: Database, queue: str, form: FormData) -> str:
-    ids, where, _ = _dead_targets(form)
+    ids, where = _dead_targets(form)
     n = _manage.requeue_dead(db, queue, ids, where, None)
     return f"Requeued {_plural(n, 'dead job')} of {queue}: pending, due now."
 
 
 def _delete(db: Database, queue: str, form: FormData) -> str:
-    ids, where, _ = _dead_targets(form)
+    ids, where = _dead_targets(form)
     n = _manage.delete_dead(db, queue, ids, where, None)
     return f"Deleted {_plural(n, 'dead job')} of {queue}."
 
