@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import os
 import time
 import urllib.parse
@@ -146,7 +147,7 @@ class Dashboard:
         path = request.url.path
         base = request.scope.get("root_path", "")
         here = path + (f"?{request.url.query}" if request.url.query else "")
-        html = self.env.get_template(template).render(
+        body = self.env.get_template(template).render(
             base=base,
             here=here,
             partial=partial,
@@ -160,7 +161,7 @@ class Dashboard:
             act_queue=ctx.pop("act_queue", None),
             **ctx,
         )
-        response = HTMLResponse(html, status_code=status)
+        response = HTMLResponse(body, status_code=status)
         _harden(response)
         response.headers["Cache-Control"] = "no-store"
         if new_cookie:
@@ -515,11 +516,11 @@ def _unauthorized(request: Request, path: str) -> Response:
     if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
         target = path + (f"?{request.url.query}" if request.url.query else "")
         location = f"{base}/login?next={urllib.parse.quote(target)}"
-        html = (
+        page = (
             '<!doctype html><meta charset="utf-8"><title>Log in</title>'
-            f'<p>This dashboard needs its token: <a href="{_attr(location)}">log in</a>.</p>'
+            f'<p>This dashboard needs its token: <a href="{html.escape(location)}">log in</a>.</p>'
         )
-        response: Response = HTMLResponse(html, status_code=401)
+        response: Response = HTMLResponse(page, status_code=401)
         response.headers["Refresh"] = f"0; url={location}"
     else:
         response = PlainTextResponse("401: this dashboard needs its token", status_code=401)
@@ -577,12 +578,6 @@ def _safe_next(target: str | None, base: str) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return base + "/"
     return target if not base or target.startswith(base) else base + target
-
-
-def _attr(text: str) -> str:
-    return (
-        text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
-    )
 
 
 def build(
