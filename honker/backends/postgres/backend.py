@@ -2,7 +2,7 @@
 
 Connections: a psycopg_pool pool (``pool_size``, default ``max_readers``) in
 autocommit mode; a write transaction takes one connection, ``BEGIN``s, runs
-its operations and ends with ``commit`` (sql/queries.sql: a NOTIFY if it wrote
+its operations and ends with ``commit`` (sql/queues.sql: a NOTIFY if it wrote
 anything, then COMMIT, in one round trip). Unlike SQLite there is no single
 writer: transactions of different threads and processes run concurrently, and
 claims never wait for each other (``FOR UPDATE SKIP LOCKED``). As on SQLite, a

@@ -2,7 +2,7 @@
 
 Every write transaction of this backend ends with a ``pg_notify`` on the
 schema's channel (``honker_changes_<schema>``) if it wrote anything
-(``commit`` in sql/queries.sql); PostgreSQL delivers it at commit, to every
+(``commit`` in sql/queues.sql); PostgreSQL delivers it at commit, to every
 listening session in every process on every machine. The payload is empty:
 a tick only says "re-read", and NOTIFY payloads are capped at 8000 bytes.
 

@@ -1,6 +1,7 @@
 """The PostgreSQL backend's SQL, loaded by name from the ``.sql`` files beside this module.
 
-``queries(schema)[name]`` is one statement with ``{schema}`` (and ``{now}``,
+``queries(schema)[name]`` is one named statement of the query files (every
+``*.sql`` here but ``schema.sql``) with ``{schema}`` (and ``{now}``,
 the server's clock) filled in; ``SCHEMA_SETUP`` and ``MIGRATIONS`` are the
 statements :mod:`honker.backends.postgres.migrate` runs. A file holds named
 sections (``-- name: x``; a line ``-- include: y`` stands for section ``y``); a
@@ -69,7 +70,21 @@ def _migrations() -> tuple[Migration, ...]:
     return tuple(sorted(found, key=lambda m: m.number))
 
 
-_QUERIES = {k: v.rstrip(";") for k, v in _sections(_read("queries.sql")).items()}
+def _load_queries() -> dict[str, str]:
+    """The named statements of every ``*.sql`` file here but ``schema.sql``: one
+    file per concept, as ``ops/`` has one module per concept. A name is defined once."""
+    found: dict[str, str] = {}
+    here = resources.files(__package__).iterdir()
+    files = sorted(e.name for e in here if e.name.endswith(".sql") and e.name != "schema.sql")
+    for filename in files:
+        for name, text in _sections(_read(filename)).items():
+            if name in found:
+                raise RuntimeError(f"honker: query {name!r} is defined twice ({filename})")
+            found[name] = text.rstrip(";")
+    return found
+
+
+_QUERIES = _load_queries()
 SCHEMA_SETUP: dict[str, tuple[str, ...]] = {
     k: _statements(v) for k, v in _sections(_read("schema.sql")).items()
 }
@@ -78,7 +93,7 @@ MIGRATIONS: tuple[Migration, ...] = _migrations()
 
 @functools.cache
 def queries(schema: str) -> dict[str, str]:
-    """Every named statement of ``queries.sql`` for ``schema``."""
+    """Every named statement of the query files for ``schema``."""
     return {name: fill(text, schema) for name, text in _QUERIES.items()}
 
 

@@ -29,7 +29,7 @@ CREATE TABLE {schema}._honker_live (
 
 -- The claim walks this index in claim order (priority DESC, run_at, id) from
 -- its start, so a claim costs the same whatever the depth of the queue
--- (claim_pick in queries.sql). Processing rows are not in it: a queue with
+-- (claim_pick in queues.sql). Processing rows are not in it: a queue with
 -- many jobs in flight does not make every claim step over them.
 CREATE INDEX _honker_live_pending
   ON {schema}._honker_live (queue, priority DESC, run_at, id)

@@ -1,4 +1,5 @@
--- Every statement the PostgreSQL backend runs, by name (loaded by sql/__init__.py).
+-- The queue and result statements of the PostgreSQL backend, by name (loaded by
+-- sql/__init__.py; ops/queues.py runs them).
 -- `{schema}` is the configured schema; `{now}` is `{schema}.unixepoch()`, the server's
 -- clock in whole seconds (one instant per transaction). Parameters are psycopg's
 -- `%(name)s`, each cast to its type. Boundaries (docs/spec/engine.md §10.3): a claim

@@ -1,0 +1,28 @@
+"""The PostgreSQL backend's :class:`honker.backends.base.Ops`: each operation is
+one or a few named statements of ``sql/*.sql`` inside the open transaction.
+
+One module per concept, each a mixin over :class:`~._base.OpsBase` with its
+statements in the ``.sql`` file of the same concept: ``queues`` (queues and
+results), ``manage`` (job management, pause, throughput, the overview),
+``pubsub`` (notify/listen, streams), ``coord`` (locks, rate limits, the
+scheduler). An operation PostgreSQL does not have yet raises
+:class:`honker.NotOnThisBackendError` (a ``NotImplementedError``) naming the
+feature; docs/postgres.md lists what works.
+"""
+
+from __future__ import annotations
+
+from ._base import Fetch, OpsBase
+from .coord import CoordOps
+from .manage import ManageOps
+from .pubsub import PubSubOps
+from .queues import QueueOps
+
+
+class PostgresOps(QueueOps, ManageOps, PubSubOps, CoordOps):
+    """Operations over one open transaction (see ``honker/backends/base.py``)."""
+
+    __slots__ = ()
+
+
+__all__ = ["Fetch", "OpsBase", "PostgresOps"]

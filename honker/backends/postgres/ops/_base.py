@@ -1,0 +1,43 @@
+"""What every PostgreSQL operation module builds on: run a named statement.
+
+An operation only needs "run this statement, give me its rows"
+(:data:`Fetch`): the backend's own transactions pass a psycopg cursor's, and a
+foreign ``tx=`` object passes its ``query(sql, params)`` (``backend.py``,
+``run_foreign``), so each operation is written once for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
+
+from ...._errors import NotOnThisBackendError
+from ..sql import queries
+
+# Run one statement with named parameters; its rows (none for a statement
+# without a result).
+Fetch = Callable[[str, Mapping[str, Any]], list[tuple[Any, ...]]]
+
+
+def missing(feature: str) -> NoReturn:
+    """Raise :class:`honker.NotOnThisBackendError` for a feature PostgreSQL lacks."""
+    raise NotOnThisBackendError(
+        f"{feature} is not available on PostgreSQL yet (docs/postgres.md lists what is); "
+        "use a SQLite database for it meanwhile"
+    )
+
+
+class OpsBase:
+    """One open transaction's statement runner; the concept modules' mixins use it."""
+
+    __slots__ = ("_fetch", "_q")
+
+    def __init__(self, fetch: Fetch, schema: str) -> None:
+        self._fetch = fetch
+        self._q = queries(schema)
+
+    def _rows(self, name: str, **params: Any) -> list[tuple[Any, ...]]:
+        return self._fetch(self._q[name], params)
+
+    def _count(self, name: str, **params: Any) -> int:
+        return len(self._rows(name, **params))

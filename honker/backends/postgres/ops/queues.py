@@ -1,0 +1,112 @@
+"""The PostgreSQL queue and result operations (statements of ``sql/queues.sql``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ...base import ClaimRow
+from ._base import OpsBase
+
+
+class QueueOps(OpsBase):
+    __slots__ = ()
+
+    # -- queues ---------------------------------------------------------------
+    def queue_init(self) -> None:
+        """Nothing to do: ``open()`` migrated the schema (``migrate.py``)."""
+
+    def enqueue(
+        self,
+        queue: str,
+        payload: str,
+        run_at: int | None,
+        delay: int | None,
+        priority: int,
+        max_attempts: int,
+        expires: int | None,
+    ) -> int:
+        (row,) = self._rows(
+            "enqueue",
+            queue=queue,
+            payload=payload,
+            run_at=run_at,
+            delay=delay,
+            priority=priority,
+            max_attempts=max_attempts,
+            expires=expires,
+        )
+        return int(row[0])
+
+    def claim_batch(self, queue: str, worker_id: str, n: int, timeout_s: int) -> list[ClaimRow]:
+        """Claim up to ``n`` rows in claim order (``claim`` in queues.sql).
+
+        Semantics: exhausted rows met while picking are dead-lettered ("max
+        attempts exceeded") and the pick goes on past them, so they neither
+        count towards ``n`` nor stay in front of the queue; rows locked by a
+        concurrent claimer are skipped, never waited for. ``n <= 0`` claims
+        nothing.
+        """
+        claimed: list[ClaimRow] = []
+        while len(claimed) < n:
+            rows = self._rows(
+                "claim", queue=queue, worker_id=worker_id, timeout_s=timeout_s, n=n - len(claimed)
+            )
+            claimed += [row[:6] for row in rows if row[0] is not None]
+            if not rows[0][6]:  # nothing buried: nothing more to find behind them
+                break
+        return claimed
+
+    def claim_or_next(
+        self, queue: str, worker_id: str, timeout_s: int
+    ) -> tuple[list[ClaimRow], float | None]:
+        """One claim, or (nothing, seconds until the next job becomes claimable,
+        by the server's clock: None = no such job)."""
+        rows = self.claim_batch(queue, worker_id, 1, timeout_s)
+        if rows:
+            return rows, None
+        due_in = self._rows("next_claim_in", queue=queue)[0][0]
+        return rows, None if due_in is None else float(due_in)
+
+    def next_claim_at(self, queue: str) -> int:
+        return int(self._rows("next_claim_at", queue=queue)[0][0])
+
+    def ack(self, job_id: int, worker_id: str) -> int:
+        return self._count("ack", id=job_id, worker_id=worker_id)
+
+    def ack_batch(self, job_ids: Sequence[int], worker_id: str) -> int:
+        return self._count("ack_batch", ids=list(job_ids), worker_id=worker_id)
+
+    def retry(self, job_id: int, worker_id: str, delay_s: int, error: str) -> int:
+        return self._count("retry", id=job_id, worker_id=worker_id, delay_s=delay_s, error=error)
+
+    def fail(self, job_id: int, worker_id: str, error: str) -> int:
+        return self._count("fail", id=job_id, worker_id=worker_id, error=error)
+
+    def heartbeat(self, job_id: int, worker_id: str, extend_s: int) -> int:
+        return self._count("heartbeat", id=job_id, worker_id=worker_id, extend_s=extend_s)
+
+    def cancel(self, job_id: int) -> int:
+        return self._count("cancel", id=job_id)
+
+    def get_job(self, job_id: int) -> tuple[Any, ...] | None:
+        rows = self._rows("get_job", id=job_id)
+        return rows[0] if rows else None
+
+    def sweep_expired(self, queue: str) -> int:
+        return self._count("sweep_expired", queue=queue)
+
+    def now(self) -> int:
+        return int(self._rows("now")[0][0])
+
+    # -- results --------------------------------------------------------------
+    def save_result(self, job_id: int, value: str, ttl_s: int) -> Any:
+        self._rows("result_save", job_id=job_id, value=value, ttl_s=ttl_s)
+        return 1
+
+    def get_result(self, job_id: int) -> str | None:
+        rows = self._rows("result_get", job_id=job_id)
+        return None if not rows else rows[0][0]
+
+    def sweep_results(self) -> int:
+        return self._count("result_sweep")
