@@ -41,3 +41,24 @@ class OpsBase:
 
     def _count(self, name: str, **params: Any) -> int:
         return len(self._rows(name, **params))
+
+    # -- the overview's parts owned by other concepts ---------------------------
+    # ``manage.overview()`` calls these; the module of each concept overrides
+    # its own (pubsub: stream_lags; coord: the other three) with rows shaped as
+    # ``honker/backends/sqlite/inspect.py``'s. Until a concept exists on
+    # PostgreSQL its part of the overview is empty.
+    def stream_lags(self) -> list[dict[str, Any]]:
+        """Per topic and consumer: ``topic``, ``consumer``, ``offset``, ``max_offset``, ``lag``."""
+        return []
+
+    def schedule_rows(self) -> list[dict[str, Any]]:
+        """Every schedule: ``name``, ``queue``, ``cron_expr``, ``enabled``, ``next_fire_at``."""
+        return []
+
+    def lock_rows(self) -> list[dict[str, Any]]:
+        """Every lock row: ``name``, ``owner``, ``expires_at``."""
+        return []
+
+    def rate_limit_rows(self) -> list[dict[str, Any]]:
+        """Each rate limit's newest window: ``name``, ``window_start``, ``count``."""
+        return []
