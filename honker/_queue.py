@@ -171,10 +171,19 @@ class Queue:
         return self.db._write(lambda o: o.next_claim_at(name))
 
     # -- per-job operations ---------------------------------------------------
-    def ack(self, job_id: int, worker_id: str) -> bool:
-        """Delete the job if ``worker_id`` still holds a valid claim on it."""
+    def ack(self, job_id: int, worker_id: str, *, tx: Any = None) -> bool:
+        """Delete the job if ``worker_id`` still holds a valid claim on it.
+
+        Semantics: with ``tx`` the ack commits (or rolls back) with the
+        caller's transaction, so a business row written in the same ``tx``
+        exists exactly once per job: a claim that expired (and was reclaimed)
+        before the ack makes it return False, and the caller writes nothing
+        (on SQLite the same as ``SELECT honker_ack(?, ?)``; on PostgreSQL the
+        row stays locked until commit, so a concurrent reclaim skips it).
+        """
         job = int_arg("job_id", job_id)
-        return bool(self.db._write(lambda o: o.ack(job, worker_id)))
+        args = (job, worker_id)
+        return bool(_txjoin.run(self.db, tx, lambda o: o.ack(job, worker_id), "honker_ack", args))
 
     def ack_batch(self, job_ids: Any, worker_id: str) -> int:
         """Ack many jobs in one transaction; returns how many were ours."""
@@ -434,9 +443,10 @@ class Job(StrictPayload):
         self.created_at = 0
         self._payload: Any = NOT_DECODED
 
-    def ack(self) -> bool:
-        """Finish the job (deletes it) if our claim is still valid."""
-        return self.queue.ack(self.id, self.worker_id)
+    def ack(self, *, tx: Any = None) -> bool:
+        """Finish the job (deletes it) if our claim is still valid; with ``tx``
+        inside the caller's transaction (:meth:`Queue.ack`)."""
+        return self.queue.ack(self.id, self.worker_id, tx=tx)
 
     def retry(self, delay_s: int = 60, error: str = "") -> bool:
         """Run it again after ``delay_s`` (dead-letters it on its last attempt)."""
