@@ -52,10 +52,10 @@ SQLITE_ONLY_MODULES = {
     "multiprocess/test_stream_resume.py": "slice 3: streams on PostgreSQL",
     "reliability/test_bad_input.py": "slice 7: SQLite's open() arguments and SQL dialect",
     "reliability/test_contention.py": "SQLite's write lock; acks with the honker_ack SQL function",
-    "reliability/test_crash_producer.py": "slice 7: reliability suite on PostgreSQL",
     "reliability/test_crash_scheduler.py": "slice 4: the scheduler on PostgreSQL",
-    "reliability/test_crash_workers.py": "slice 6: acks with the honker_ack SQL function",
-    "reliability/test_soak_short.py": "slice 7: reliability suite on PostgreSQL",
+    "reliability/test_crash_workers.py": "acks with the honker_ack SQL function; "
+    "tests/postgres/test_chaos.py is its PostgreSQL twin (job.ack(tx=tx))",
+    "reliability/test_soak_short.py": "soak/run.py drives streams and the scheduler (slices 3, 4)",
 }
 HERE = Path(__file__).resolve().parent
 _schemas = itertools.count()
