@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help demo test chromium postgresql lint typecheck bench soak screenshot dashboard clean
+.PHONY: help demo test chromium postgresql iproute2 lint typecheck bench soak screenshot dashboard clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,7 +17,7 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed  ## run the demo: producer + worker processes on one .db file
 	$(BIN)/python examples/demo.py $(ARGS)
 
-test: $(BIN)/.installed chromium postgresql  ## run the whole test suite
+test: $(BIN)/.installed chromium postgresql iproute2  ## run the whole test suite
 	$(BIN)/python -m pytest -q $(ARGS)
 
 # The dashboard's browser tests drive Debian's chromium (Playwright's own
@@ -33,6 +33,13 @@ postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
+# tests/postgres/test_multihost.py puts workers in network namespaces with
+# iproute2's `ip`. Installed here when missing (CI runs as root).
+iproute2:
+	@command -v ip >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq iproute2 >/dev/null; }
 
 lint: $(BIN)/.installed  ## ruff lint + format check
 	$(BIN)/ruff check honker tests bench examples scripts

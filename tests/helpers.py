@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -246,7 +246,11 @@ _LIVE: set[Child] = set()
 
 
 def spawn_child(
-    code_or_module: str, *args: Any, ready: str | None = READY, timeout: float = 20.0
+    code_or_module: str,
+    *args: Any,
+    ready: str | None = READY,
+    timeout: float = 20.0,
+    prefix: Sequence[str] = (),
 ) -> Child:
     """Start ``sys.executable -c CODE`` (or ``-m MODULE``) with ``args``.
 
@@ -255,6 +259,8 @@ def spawn_child(
     code (``sys.argv[1:]`` holds ``args``). Unless ``ready`` is None, waits
     for the child to print that line, so the test knows it is set up. The
     child is killed and reaped when the test ends, whatever happens.
+    ``prefix`` is a command that execs the interpreter in place (e.g.
+    ``ip netns exec NAME``), so the child's pid is still Python's.
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
@@ -263,7 +269,7 @@ def spawn_child(
         argv = [sys.executable, "-m", code_or_module]
     else:
         argv = [sys.executable, "-c", code_or_module]
-    argv += [str(a) for a in args]
+    argv = [*prefix, *argv, *(str(a) for a in args)]
     child = Child(argv, env)
     _LIVE.add(child)
     if ready is not None:

@@ -23,6 +23,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 BIN_GLOB = "/usr/lib/postgresql/*/bin"
@@ -34,7 +35,6 @@ SETTINGS = (
     "full_page_writes=off",
     "max_connections=300",
     "shared_buffers=32MB",
-    "listen_addresses=127.0.0.1",
 )
 
 
@@ -69,9 +69,17 @@ def _free_port() -> int:
 
 
 class PgServer:
-    """One disposable cluster: ``start()``, ``url(...)``, ``stop()``."""
+    """One disposable cluster: ``start()``, ``url(...)``, ``stop()``.
 
-    def __init__(self) -> None:
+    It listens on loopback, and also on the addresses in ``listen`` (which
+    must exist when it starts), trusting clients from the ``trust`` subnets
+    (CIDR): tests/postgres/test_multihost.py reaches it from network
+    namespaces this way.
+    """
+
+    def __init__(self, listen: Sequence[str] = (), trust: Sequence[str] = ()) -> None:
+        self.listen = ["127.0.0.1", *listen]
+        self.trust = list(trust)
         self.bin = find_bin()
         self.root = Path(tempfile.mkdtemp(prefix="honker-pg-"))
         self.data = self.root / "data"
@@ -113,7 +121,10 @@ class PgServer:
             "UTF8",
             "--locale=C",
         )
-        options = " ".join(f"-c {s}" for s in SETTINGS)
+        with (self.data / "pg_hba.conf").open("a") as hba:
+            hba.writelines(f"host all all {cidr} trust\n" for cidr in self.trust)
+        settings = (*SETTINGS, f"listen_addresses={','.join(self.listen)}")
+        options = " ".join(f"-c {s}" for s in settings)
         options += f" -p {self.port} -k {self.root}"
         self._run(
             str(self.bin / "pg_ctl"),
@@ -139,10 +150,10 @@ class PgServer:
             conn.execute(f"CREATE DATABASE {DBNAME}")
         return self
 
-    def url(self, dbname: str = DBNAME, **query: str) -> str:
-        """A ``postgresql://`` URL of ``dbname`` over TCP on loopback."""
+    def url(self, dbname: str = DBNAME, *, host: str = "127.0.0.1", **query: str) -> str:
+        """A ``postgresql://`` URL of ``dbname`` over TCP (loopback unless ``host``)."""
         extra = "".join(f"&{k}={v}" for k, v in query.items())
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{dbname}?sslmode=disable{extra}"
+        return f"postgresql://{self.user}@{host}:{self.port}/{dbname}?sslmode=disable{extra}"
 
     def log(self) -> str:
         with contextlib.suppress(OSError):

@@ -93,10 +93,12 @@ def run(
     kill_every_s: float,
     deadline_s: float,
     seed: int,
+    during: Callable[[], None] | None = None,
 ) -> Drill:
     """Start ``workers`` workers, SIGKILL and replace one at random every
     ~``kill_every_s`` until the queue is drained, then check that every job
-    was done exactly once. Returns what happened."""
+    was done exactly once. Returns what happened. ``during()`` runs at every
+    tick of the controller (to observe the workers while they live)."""
     rng = random.Random(seed)
     running = [start(slot) for slot in range(workers)]
     kills = 0
@@ -112,6 +114,8 @@ def run(
                 kills += 1
                 running[slot] = start(slot)
                 next_kill = now + kill_every_s * rng.uniform(0.5, 1.5)
+            if during is not None:
+                during()
             time.sleep(0.01)  # the controller's tick, not a synchronisation
     finally:
         for child in running:
