@@ -52,6 +52,14 @@ CONNECT_TIMEOUT_S = 10
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
+# Operations after which no waiter has anything new to find: a job claimed,
+# acked or heartbeaten leaves nothing claimable, no result and no event behind.
+# A write() that ran only these commits without NOTIFY; otherwise every
+# listening process (each worker) would wake for every claim and ack of every
+# other worker, and with many workers those wake-ups cost more CPU than the
+# jobs (bench/postgres.py, end to end). A user's transaction always notifies.
+QUIET = ("claim", "ack", "ack_batch", "heartbeat")
+
 
 class PostgresBackend:
     """One PostgreSQL database and schema (implements ``honker.backends.base.Backend``)."""
@@ -81,6 +89,7 @@ class PostgresBackend:
         self.path: str = self._cfg.display
         self.schema = self._cfg.schema
         self._q = queries(self.schema)
+        self._quiet = frozenset(self._q[name] for name in QUIET)
         self._local = threading.local()
         self._closed = False
         self._close_lock = threading.Lock()
@@ -127,8 +136,13 @@ class PostgresBackend:
             return DatabaseClosedError(CLOSED)
         return translate(exc, self._cfg.scrub)
 
-    def _ops_for(self, cur: psycopg.Cursor[Any]) -> PostgresOps:
+    def _ops_for(self, cur: psycopg.Cursor[Any], loud: list[bool] | None = None) -> PostgresOps:
+        """Operations on ``cur``; ``loud[0]`` becomes True once one runs a
+        statement not in ``QUIET`` (its commit must NOTIFY)."""
+
         def fetch(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+            if loud is not None and sql not in self._quiet:
+                loud[0] = True
             cur.execute(sql, params)
             return cur.fetchall() if cur.description is not None else []
 
@@ -157,9 +171,12 @@ class PostgresBackend:
         self._local.depth = 1
         return conn
 
-    def _end(self, conn: Conn, commit: bool) -> None:
+    def _end(self, conn: Conn, commit: bool, notify: bool = True) -> None:
         try:
-            conn.execute(self._q["commit"] if commit else "ROLLBACK")
+            if not commit:
+                conn.execute("ROLLBACK")
+            else:
+                conn.execute(self._q["commit"] if notify else "COMMIT")
         except TRANSLATED as exc:
             err = self._translate(exc)
             if not conn.closed:
@@ -176,17 +193,19 @@ class PostgresBackend:
         return PgTxGuard(self)
 
     def write(self, fn: Callable[[PostgresOps], T]) -> T:
-        """``fn(ops)`` in a write transaction of its own."""
+        """``fn(ops)`` in a write transaction of its own; its commit NOTIFYs
+        unless ``fn`` ran only ``QUIET`` statements (or wrote nothing)."""
         conn = self._begin()
         ok = False
+        loud = [False]
         try:
             with conn.cursor() as cur:
-                result = fn(self._ops_for(cur))
+                result = fn(self._ops_for(cur, loud))
             ok = True
         except TRANSLATED as exc:
             raise self._translate(exc) from None
         finally:
-            self._end(conn, commit=ok)
+            self._end(conn, commit=ok, notify=loud[0])
         return result
 
     def owns(self, tx: Any) -> bool:

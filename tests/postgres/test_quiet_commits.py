@@ -1,0 +1,63 @@
+"""Which commits NOTIFY: claims, acks and heartbeats in a write of their own
+do not (no waiter has anything new to find after them, and with many workers
+every process would wake for every other's claim and ack); everything else
+that writes does, and a user's transaction always does (backend.py, QUIET).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import honker
+from honker.backends.postgres.changes import Changes
+
+SILENCE_S = 0.3
+
+
+@pytest.fixture
+def changes(db: honker.Database) -> Iterator[Changes]:
+    sub = db.update_events()
+    yield sub
+    sub.close()
+
+
+def _drain(changes: Changes) -> None:
+    while changes.wait_sync(SILENCE_S):
+        pass
+
+
+def test_claims_acks_and_heartbeats_stay_silent(db: honker.Database, changes: Changes) -> None:
+    q = db.queue("q", visibility_timeout_s=60)
+    ids = [q.enqueue(i) for i in range(3)]
+    _drain(changes)
+    one = q.claim_one("w")
+    assert one is not None and one.heartbeat() and one.ack()
+    batch = q.claim_batch("w", 2)
+    assert q.ack_batch([j.id for j in batch], "w") == 2
+    assert {one.id, *(j.id for j in batch)} == set(ids)
+    assert changes.wait_sync(SILENCE_S) is False, "no tick for claims, acks, heartbeats"
+
+
+@pytest.mark.parametrize("operation", ["enqueue", "retry", "fail", "result", "tx ack"])
+def test_writes_that_can_wake_someone_notify(
+    db: honker.Database, changes: Changes, operation: str
+) -> None:
+    q = db.queue("q", visibility_timeout_s=60)
+    q.enqueue(1)
+    job = q.claim_one("w")
+    assert job is not None
+    _drain(changes)
+    if operation == "enqueue":
+        q.enqueue(2)
+    elif operation == "retry":
+        assert job.retry(delay_s=0)  # claimable again at once: a waiting worker must wake
+    elif operation == "fail":
+        assert job.fail("boom")
+    elif operation == "result":
+        q.save_result(job.id, {"ok": True})  # wait_result waiters
+    else:
+        with db.transaction() as tx:  # a user's transaction: its own SQL may matter to anyone
+            assert job.ack(tx=tx)
+    assert changes.wait_sync(5) is True, f"{operation} ticks"
