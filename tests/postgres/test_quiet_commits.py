@@ -1,7 +1,8 @@
 """Which commits NOTIFY: claims, acks and heartbeats in a write of their own
-do not (no waiter has anything new to find after them, and with many workers
-every process would wake for every other's claim and ack); everything else
-that writes does, and a user's transaction always does (backend.py, QUIET).
+run as one statement in autocommit and do not (no waiter has anything new to
+find after them, and with many workers every process would wake for every
+other's claim and ack); everything else that writes does, and a user's
+transaction always does (``QUIET`` in honker/backends/postgres/backend.py).
 """
 
 from __future__ import annotations

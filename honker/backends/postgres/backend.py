@@ -52,13 +52,24 @@ CONNECT_TIMEOUT_S = 10
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
-# Operations after which no waiter has anything new to find: a job claimed,
-# acked or heartbeaten leaves nothing claimable, no result and no event behind.
-# A write() that ran only these commits without NOTIFY; otherwise every
-# listening process (each worker) would wake for every claim and ack of every
-# other worker, and with many workers those wake-ups cost more CPU than the
-# jobs (bench/postgres.py, end to end). A user's transaction always notifies.
-QUIET = ("claim", "ack", "ack_batch", "heartbeat")
+# Statements a write() runs without a transaction of its own making. Each is
+# one atomic statement that leaves no waiter anything new to find (a job
+# claimed, acked or heartbeaten; reads), so it runs in autocommit: one round
+# trip instead of BEGIN, statement, COMMIT, and no NOTIFY, or every listening
+# worker process would wake for every other worker's claim and ack (with many
+# workers those wake-ups cost more CPU than the jobs: bench/postgres.py). A
+# write() BEGINs at its first statement not listed here, and then commits with
+# NOTIFY as before; a user's transaction always does.
+QUIET = (
+    "claim",
+    "ack",
+    "ack_batch",
+    "heartbeat",
+    "next_claim_in",
+    "next_claim_at",
+    "get_job",
+    "now",
+)
 
 
 class PostgresBackend:
@@ -136,13 +147,14 @@ class PostgresBackend:
             return DatabaseClosedError(CLOSED)
         return translate(exc, self._cfg.scrub)
 
-    def _ops_for(self, cur: psycopg.Cursor[Any], loud: list[bool] | None = None) -> PostgresOps:
-        """Operations on ``cur``; ``loud[0]`` becomes True once one runs a
-        statement not in ``QUIET`` (its commit must NOTIFY)."""
+    def _ops_for(self, cur: psycopg.Cursor[Any], begun: list[bool] | None = None) -> PostgresOps:
+        """Operations on ``cur``. With ``begun`` (a write()'s), ``BEGIN`` is sent
+        before the first statement not in ``QUIET`` and ``begun[0]`` set."""
 
         def fetch(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-            if loud is not None and sql not in self._quiet:
-                loud[0] = True
+            if begun is not None and not begun[0] and sql not in self._quiet:
+                cur.execute("BEGIN")
+                begun[0] = True
             cur.execute(sql, params)
             return cur.fetchall() if cur.description is not None else []
 
@@ -152,7 +164,9 @@ class PostgresBackend:
     def in_transaction(self) -> bool:
         return bool(getattr(self._local, "depth", 0))
 
-    def _begin(self) -> Conn:
+    def _begin(self, begin: bool = True) -> Conn:
+        """This thread's transaction slot and a pooled connection, ``BEGIN``
+        sent on it unless ``begin`` is False (write() sends it later)."""
         if getattr(self._local, "depth", 0):
             raise NestedTransactionError(NESTED_TX)
         if self._closed:
@@ -162,7 +176,8 @@ class PostgresBackend:
         except TRANSLATED as exc:
             raise self._translate(exc) from None
         try:
-            conn.execute("BEGIN")
+            if begin:
+                conn.execute("BEGIN")
         except BaseException as exc:
             self._pool.putconn(conn)
             if isinstance(exc, TRANSLATED):
@@ -171,12 +186,12 @@ class PostgresBackend:
         self._local.depth = 1
         return conn
 
-    def _end(self, conn: Conn, commit: bool, notify: bool = True) -> None:
+    def _end(self, conn: Conn, commit: bool, begun: bool = True) -> None:
+        """Commit (with NOTIFY if the transaction wrote) or roll back, and give
+        the connection back; without ``begun`` there is no transaction to end."""
         try:
-            if not commit:
-                conn.execute("ROLLBACK")
-            else:
-                conn.execute(self._q["commit"] if notify else "COMMIT")
+            if begun:
+                conn.execute(self._q["commit"] if commit else "ROLLBACK")
         except TRANSLATED as exc:
             err = self._translate(exc)
             if not conn.closed:
@@ -193,19 +208,26 @@ class PostgresBackend:
         return PgTxGuard(self)
 
     def write(self, fn: Callable[[PostgresOps], T]) -> T:
-        """``fn(ops)`` in a write transaction of its own; its commit NOTIFYs
-        unless ``fn`` ran only ``QUIET`` statements (or wrote nothing)."""
-        conn = self._begin()
+        """``fn(ops)`` in a write transaction of its own.
+
+        Semantics: the ``QUIET`` statements ``fn`` runs before its first other
+        one run in autocommit, each atomic on its own and without NOTIFY (a
+        claim pass, an ack); the rest run in one transaction, begun at that
+        first other statement, whose commit NOTIFYs if it wrote. An exception
+        rolls that transaction back; a quiet statement already ran (as a
+        worker killed right after it would have: a claim then expires).
+        """
+        conn = self._begin(begin=False)
         ok = False
-        loud = [False]
+        begun = [False]
         try:
             with conn.cursor() as cur:
-                result = fn(self._ops_for(cur, loud))
+                result = fn(self._ops_for(cur, begun))
             ok = True
         except TRANSLATED as exc:
             raise self._translate(exc) from None
         finally:
-            self._end(conn, commit=ok, notify=loud[0])
+            self._end(conn, commit=ok, begun=begun[0])
         return result
 
     def owns(self, tx: Any) -> bool:
