@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import psycopg
 import psycopg_pool
+from psycopg.pq import ExecStatus
 
 from ..._errors import (
     ConfigError,
@@ -51,6 +52,7 @@ POOL_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10
 
 Conn = psycopg.Connection[tuple[Any, ...]]
+TUPLES_OK = ExecStatus.TUPLES_OK
 
 # Statements a write() runs without a transaction of its own making. Each is
 # one atomic statement that leaves no waiter anything new to find (a job
@@ -156,7 +158,10 @@ class PostgresBackend:
                 cur.execute("BEGIN")
                 begun[0] = True
             cur.execute(sql, params)
-            return cur.fetchall() if cur.description is not None else []
+            # The result's status, not cur.description (which builds a Column
+            # object per column on every call: measurable on every claim).
+            res = cur.pgresult
+            return cur.fetchall() if res is not None and res.status == TUPLES_OK else []
 
         return PostgresOps(fetch, self.schema)
 
