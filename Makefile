@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help demo test chromium postgresql iproute2 lint typecheck bench soak screenshot dashboard clean
+.PHONY: help demo test chromium postgresql iproute2 lint typecheck bench bench-pg soak screenshot dashboard clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ $(BIN)/.bench-installed: $(BIN)/.installed
 
 bench: $(BIN)/.bench-installed  ## run every benchmark in bench/ (table + chart in bench/results/)
 	cd bench && ../$(BIN)/python run_all.py $(ARGS)
+
+bench-pg: $(BIN)/.bench-installed postgresql  ## PostgreSQL: honker-py vs bare psycopg vs Procrastinate (bench/postgres.py)
+	cd bench && ../$(BIN)/python postgres.py $(ARGS)
 
 soak: $(BIN)/.installed  ## run the soak test (MINUTES=10): producers, workers, listeners, stream, scheduler
 	$(BIN)/python soak/run.py --minutes $(or $(MINUTES),10)

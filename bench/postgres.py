@@ -298,11 +298,12 @@ HONKER_WORKER = textwrap.dedent(
 
     db = honker.open(sys.argv[1] + "&pool_size=2")
     q = db.queue("e2e", visibility_timeout_s=300)
-    print("ready", flush=True)
-    sys.stdin.readline()
 
     async def main():
-        async for job in q.claim(sys.argv[2]):
+        jobs = q.claim(sys.argv[2])  # subscribes: its LISTEN connection opens here, not on "go"
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        async for job in jobs:
             job.ack()
 
     asyncio.run(main())
