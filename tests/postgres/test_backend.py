@@ -169,7 +169,6 @@ def test_unixepoch_is_the_servers_clock(db: honker.Database, admin) -> None:
 @pytest.mark.parametrize(
     "call",
     [
-        lambda db: db.stream("s").publish({"x": 1}),
         lambda db: db.try_rate_limit("r", 1, 60),
         lambda db: db.queue("q").stats(),
         lambda db: db.queue("q").pause(),
@@ -180,12 +179,6 @@ def test_later_slices_raise_not_implemented(db: honker.Database, call: Callable[
     with pytest.raises(NotImplementedError, match="not available on PostgreSQL yet") as info:
         call(db)
     assert isinstance(info.value, honker.NotOnThisBackendError)
-
-
-def test_tx_notify_is_not_there_yet(db: honker.Database) -> None:
-    with pytest.raises(NotImplementedError, match=r"^tx.notify\(\) is not available"):
-        with db.transaction() as tx:
-            tx.notify("c", 1)
 
 
 # -- claims ------------------------------------------------------------------------------
