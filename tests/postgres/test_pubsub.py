@@ -329,3 +329,35 @@ def test_stream_lags_match_sqlites(db: honker.Database, open_db: Any, tmp_path: 
         ("orders", "mailer", 4),
         ("unread", None, 1),
     ]
+
+
+# -- the same rows as SQLite ------------------------------------------------------------------
+
+PAYLOADS = [
+    {"b": 1, "a": [1.5, None, True]},
+    "é\u2028😀",
+    2**63 - 1,
+    -0.0,
+    1e300,
+    [],
+    {"nested": {"z": 0, "y": "\x00"}},
+]
+
+
+def test_rows_are_byte_identical_to_sqlites(
+    db: honker.Database, open_db: Callable[..., honker.Database], tmp_path: Any
+) -> None:
+    """The same notifies and publishes give the same ids, offsets and payload text
+    (JSON key order, escapes, numbers) on both backends."""
+    lite = open_db(str(tmp_path / "same.db"))
+    seen = {}
+    for name, target in (("postgres", db), ("sqlite", lite)):
+        with target.transaction() as tx:
+            ids = [tx.notify("c", p) for p in PAYLOADS]
+            for p in PAYLOADS:
+                target.stream("s").publish(p, key="k", tx=tx)
+        notes = target.query("SELECT id, channel, payload FROM _honker_notifications ORDER BY id")
+        events = target.stream("s")._read_since(0, -1)
+        seen[name] = (ids, notes, [{**e, "created_at": 0} for e in events])
+    assert seen["postgres"] == seen["sqlite"]
+    assert seen["postgres"][1][0]["payload"] == '{"b": 1, "a": [1.5, null, true]}'
