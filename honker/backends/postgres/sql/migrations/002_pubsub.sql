@@ -44,7 +44,8 @@ CREATE TABLE {schema}._honker_stream_consumers (
 -- one sequence per table, shared by every channel (topic), as SQLite's
 -- AUTOINCREMENT. Cost: writers of one channel (topic) queue behind each other
 -- from their first notify/publish to their commit; other channels are not
--- affected; readers never wait.
+-- affected; readers never wait. The sequences keep CACHE 1 (the default), so
+-- ids are handed out in the order they are drawn, whichever session draws them.
 -- The lock key: a 64-bit hash of the schema, the kind and the name.
 CREATE FUNCTION {schema}.honker_order_lock(kind text, name text) RETURNS void
   LANGUAGE sql VOLATILE
