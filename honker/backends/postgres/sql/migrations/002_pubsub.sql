@@ -32,7 +32,7 @@ CREATE TABLE {schema}._honker_stream_consumers (
   PRIMARY KEY (name, topic)
 );
 
--- Commit order (docs/postgres.md, "Notification ids and stream offsets"). A
+-- Commit order (docs/postgres.md, "Notifications and streams"). A
 -- reader remembers the last id it delivered and reads `id > last`, so ids of
 -- one channel (offsets of one topic) must become visible in id order: a
 -- sequence alone hands id 5 to a transaction that may commit after the one
@@ -53,7 +53,9 @@ CREATE FUNCTION {schema}.honker_order_lock(kind text, name text) RETURNS void
 
 -- honker's SQL function `notify(channel, payload)`: the notification's id. The
 -- operation of tx.notify() (sql/pubsub.sql) calls it, so the lock is taken
--- the same way by every writer, including user SQL.
+-- the same way by every writer, including user SQL. (The `;` between the two
+-- statements of a body opens a line: sql/__init__.py ends a migration's
+-- statement at a `;` that ends a line.)
 CREATE FUNCTION {schema}.notify(channel text, payload text) RETURNS bigint
   LANGUAGE sql VOLATILE
   AS $$
