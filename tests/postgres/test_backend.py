@@ -383,3 +383,14 @@ def test_the_command_line_says_it_does_not_read_postgres_yet(
     assert status == 1
     assert "does not read PostgreSQL databases yet" in err
     assert "s3cr3t" not in out + err
+
+
+def test_a_lone_surrogate_is_invalid_text_and_writes_nothing(db: honker.Database) -> None:
+    """As on SQLite (tests/conformance/reliability/test_bad_input.py): the
+    named error, not psycopg's UnicodeEncodeError, and nothing written."""
+    with pytest.raises(honker.InvalidTextError, match=r"lone surrogate.*PostgreSQL"):
+        db.queue("mail\ud800").enqueue({"n": 1})
+    with pytest.raises(honker.InvalidTextError):
+        db.stream("orders\udcff").publish({"n": 1})
+    assert db.query("SELECT count(*) AS n FROM _honker_live")[0]["n"] == 0
+    assert db.query("SELECT count(*) AS n FROM _honker_stream")[0]["n"] == 0
