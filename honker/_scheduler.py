@@ -3,10 +3,14 @@
 Registrations are rows shared by every process and binding. Any number of
 processes may run :meth:`Scheduler.run`; the one holding the lock
 ``honker-scheduler`` is the leader and ticks. The tick itself never
-double-fires a boundary even without the lock, because it runs under
-``BEGIN IMMEDIATE`` and advances ``next_fire_at`` before committing; the lock
-only keeps the other processes from doing useless work (docs/spec/python-api.md §15,
-docs/spec/engine.md §5.5).
+double-fires a boundary even without the lock, because it advances
+``next_fire_at`` in the transaction that fires, which holds SQLite's write
+lock (``BEGIN IMMEDIATE``) or PostgreSQL's row locks on the due schedules; the
+lock only keeps the other processes from doing useless work
+(docs/spec/python-api.md §15, docs/spec/engine.md §5.5, docs/postgres.md).
+Times are the database's clock: ``time.time()`` for SQLite (the clock
+``unixepoch()`` reads), the server's read through ``Ops.now()`` for a backend
+whose clock is not local.
 """
 
 from __future__ import annotations
@@ -370,15 +374,19 @@ class Scheduler:
         heartbeat = asyncio.create_task(self._heartbeat(lock, lost))
         lock_name, owner, ttl = self.lock_name, lock.owner, lock.ttl
 
-        def lead(o: Ops) -> tuple[bool, list[Fire], int, int]:
-            now_unix = o.now() if self._server_clocked else int(self.clock())
-            return (*o.lead_step(lock_name, owner, ttl, now_unix), now_unix)
-
         def step() -> Wait | None:
             if lost.is_set():
                 raise _Lost
             if stop_event is not None and stop_event.is_set():
                 return None
+            # A server's clock is read in the step's own transaction; any
+            # other before it begins.
+            at = None if self._server_clocked else int(self.clock())
+
+            def lead(o: Ops) -> tuple[bool, list[Fire], int, int]:
+                now_unix = o.now() if at is None else at
+                return (*o.lead_step(lock_name, owner, ttl, now_unix), now_unix)
+
             with _sql_function_errors():
                 leading, fires, soonest, now_unix = self.db._write(lead)
             if not leading:
