@@ -5,12 +5,13 @@ client's) and the overview's rows against SQLite's."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import async_wait_until, sql, within
+from helpers import async_wait_until, sql, wait_until, within
 
 import honker
 
@@ -118,3 +119,26 @@ def test_the_overview_rows_match_sqlites(db: honker.Database, tmp_path: Path) ->
         assert [list(r) for r in rows] == [list(r) for r in want[key]], key
         assert without_times(rows) == without_times(want[key]), key
     assert [r["enabled"] for r in got[0]] == [False, True]
+
+
+def test_a_tick_waits_for_a_concurrent_tick_and_fires_nothing_twice(
+    db: honker.Database, open_db: Any, pg_url: str, admin: Any
+) -> None:
+    """Two ticks at once (a leader's last and its successor's first): the
+    second waits for the first's row locks, then finds the boundary moved."""
+    sched = honker.Scheduler(db)
+    sched.add(name="n", queue="q", schedule=honker.every_s(60))
+    sql(db, "UPDATE _honker_scheduler_tasks SET next_fire_at = unixepoch() - 1")
+    other = honker.Scheduler(open_db(pg_url))
+    with db.transaction() as tx:
+        first = db._backend.run_in(tx, lambda o: o.schedule_tick(o.now()))
+        assert [f[2] for f in first] == ["n"]
+        second = threading.Thread(target=lambda: result.append(other.tick()))
+        result: list[Any] = []
+        second.start()
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        wait_until(lambda: admin.execute(waiting).fetchone()[0] == 1)
+        assert second.is_alive()  # waiting for the due row, not firing it
+    second.join(10)
+    assert result == [[]]
+    assert _jobs(db, "q") == 1
