@@ -213,6 +213,9 @@ class CoordOps(OpsBase):
 
     # -- the overview's parts -------------------------------------------------------
     def schedule_rows(self) -> list[dict[str, Any]]:
+        """Every schedule by name, keyed as SQLite's ``inspect.schedules``:
+        ``name, queue, cron_expr, enabled`` (bool), ``next_fire_at, priority,
+        expires_s, max_attempts``."""
         out = []
         for row in self._rows("scheduler_rows"):
             item = dict(zip(SCHEDULE_ROW_KEYS, row, strict=True))
@@ -221,10 +224,13 @@ class CoordOps(OpsBase):
         return out
 
     def lock_rows(self) -> list[dict[str, Any]]:
+        """Every lock row by name: ``name, owner, expires_at`` (a row past its
+        expiry is free to take)."""
         keys = ("name", "owner", "expires_at")
         return [dict(zip(keys, row, strict=True)) for row in self._rows("lock_rows")]
 
     def rate_limit_rows(self) -> list[dict[str, Any]]:
+        """Each rate limit's newest window by name: ``name, window_start, count``."""
         keys = ("name", "window_start", "count")
         return [dict(zip(keys, row, strict=True)) for row in self._rows("rate_limit_rows")]
 
