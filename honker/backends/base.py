@@ -282,6 +282,11 @@ class Backend(Protocol):
     """One open database: its transactions, readers, change feed and lifecycle."""
 
     path: str
+    # True when the backend's clock is this machine's wall clock (SQLite's
+    # unixepoch() reads what time.time() reads), so the API may read
+    # time.time() for it; False when it is a server's (PostgreSQL): the API
+    # then reads it through Ops.now() (the scheduler's ticks and countdowns).
+    local_clock: bool
 
     def transaction(self) -> AbstractContextManager[Any]:
         """A user-facing write transaction: commits on success, rolls back on error."""

@@ -33,24 +33,15 @@ BACKENDS = ["sqlite", "postgres"]
 
 # Modules (paths under tests/conformance/) not run on PostgreSQL yet, and why.
 SQLITE_ONLY_MODULES = {
-    "test_cli.py": "slice 5: the command line on PostgreSQL",
     "test_cli_manage.py": "slice 5: the command line on PostgreSQL",
     "test_durations.py": "slice 7: reads SQLite's typeof() and integrity_check",
     "test_history.py": "slice 2: throughput history on PostgreSQL",
-    "test_lock_ratelimit.py": "slice 4: locks and rate limits on PostgreSQL",
     "test_manage.py": "slice 2: job management on PostgreSQL",
     "test_metrics.py": "slice 2: metrics on PostgreSQL",
-    "test_outbox.py": "slice 4: the outbox on PostgreSQL",
     "test_pause.py": "slice 2: pause/resume on PostgreSQL",
-    "test_schedule.py": "slice 4: the scheduler on PostgreSQL",
-    "test_scheduler.py": "slice 4: the scheduler on PostgreSQL",
-    "multiprocess/test_cli_worker.py": "slice 5: the command line on PostgreSQL",
-    "multiprocess/test_ratelimit_processes.py": "slice 4: rate limits on PostgreSQL",
-    "multiprocess/test_scheduler_race.py": "slice 4: the scheduler on PostgreSQL",
     "reliability/test_bad_input.py": "slice 7: SQLite's open() arguments and SQL dialect",
     "reliability/test_contention.py": "SQLite's write lock; acks with the honker_ack SQL function",
     "reliability/test_crash_producer.py": "slice 7: reliability suite on PostgreSQL",
-    "reliability/test_crash_scheduler.py": "slice 4: the scheduler on PostgreSQL",
     "reliability/test_crash_workers.py": "slice 6: acks with the honker_ack SQL function",
     "reliability/test_soak_short.py": "slice 7: reliability suite on PostgreSQL",
 }

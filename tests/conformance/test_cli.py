@@ -30,14 +30,17 @@ pytestmark = pytest.mark.usefixtures("clean_registry")
 
 
 @pytest.fixture
-def make_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], str]]:
+def make_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_path: str
+) -> Iterator[Callable[[str], str]]:
     """``make_module(source) -> module name``: an importable module in tmp_path.
 
-    ``CLI_TEST_DB`` names a database path the source may open; any Database it
-    binds to ``db`` is closed and the module forgotten when the test ends.
+    ``CLI_TEST_DB`` names the backend's database target (a file, or a
+    PostgreSQL URL) the source may open; any Database it binds to ``db`` is
+    closed and the module forgotten when the test ends.
     """
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("CLI_TEST_DB", str(tmp_path / "tasks.db"))
+    monkeypatch.setenv("CLI_TEST_DB", db_path)
     names: list[str] = []
 
     def _make(source: str) -> str:
@@ -250,6 +253,7 @@ def prepared(db_path: str, open_db: Callable[..., honker.Database]) -> dict[str,
     }
 
 
+@pytest.mark.sqlite_only(reason="slice 5: the CLI inspector on PostgreSQL (manage branch)")
 def test_queues_table_and_json(run: Run, prepared: dict[str, Any]) -> None:
     path = prepared["path"]
     before = digest(path)
@@ -269,6 +273,7 @@ def test_queues_table_and_json(run: Run, prepared: dict[str, Any]) -> None:
     assert digest(path) == before
 
 
+@pytest.mark.sqlite_only(reason="slice 5: the CLI inspector on PostgreSQL (manage branch)")
 def test_dead_table_and_json(run: Run, prepared: dict[str, Any]) -> None:
     path = prepared["path"]
     failed = prepared["ids"]["failed"]
@@ -295,6 +300,7 @@ def test_dead_table_and_json(run: Run, prepared: dict[str, Any]) -> None:
     assert run("dead", path, "nobody") == (0, "(no dead jobs in queue 'nobody')\n", "")
 
 
+@pytest.mark.sqlite_only(reason="slice 5: the CLI inspector on PostgreSQL (manage branch)")
 def test_dead_limit(run: Run, db_path: str, open_db: Callable[..., honker.Database]) -> None:
     db = open_db(db_path)
     q = db.queue("q")
@@ -309,6 +315,7 @@ def test_dead_limit(run: Run, db_path: str, open_db: Callable[..., honker.Databa
     assert [e["last_error"] for e in json.loads(out)] == ["error 4", "error 3"]
 
 
+@pytest.mark.sqlite_only(reason="slice 5: the CLI inspector on PostgreSQL (manage branch)")
 def test_streams_table_and_json(run: Run, prepared: dict[str, Any]) -> None:
     path = prepared["path"]
     o1, a1, _o2, o3 = prepared["offsets"]
@@ -328,6 +335,7 @@ def test_streams_table_and_json(run: Run, prepared: dict[str, Any]) -> None:
     ]
 
 
+@pytest.mark.sqlite_only(reason="slice 5: the CLI inspector on PostgreSQL (manage branch)")
 def test_schedules_table_and_json(run: Run, prepared: dict[str, Any]) -> None:
     pytest.importorskip("honker._scheduler")
     path = prepared["path"]
@@ -395,6 +403,7 @@ def test_schedules_table_and_json(run: Run, prepared: dict[str, Any]) -> None:
     ]
 
 
+@pytest.mark.sqlite_only(reason="slice 5: the CLI inspector on PostgreSQL (manage branch)")
 def test_empty_database_prints_placeholders(run: Run, db_path: str) -> None:
     honker.open(db_path).close()
     assert run("queues", db_path) == (0, "(no queues)\n", "")
@@ -435,6 +444,9 @@ def test_garbage_file_is_refused(run: Run, tmp_path: Path) -> None:
     assert path.read_bytes() == b"this is not a database" * 100
 
 
+@pytest.mark.sqlite_only(
+    reason="SQLite's PRAGMA data_version; slice 5: the CLI inspector on PostgreSQL (manage branch)"
+)
 def test_inspection_sees_an_open_database_and_does_not_write(
     run: Run, db_path: str, open_db: Callable[..., honker.Database]
 ) -> None:
@@ -460,6 +472,7 @@ def _console_script() -> str:
     return path
 
 
+@pytest.mark.sqlite_only(reason="slice 5: the CLI inspector on PostgreSQL (manage branch)")
 def test_console_script_and_module_entry_points(prepared: dict[str, Any]) -> None:
     script = _console_script()
     done = subprocess.run(

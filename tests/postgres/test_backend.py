@@ -169,10 +169,8 @@ def test_unixepoch_is_the_servers_clock(db: honker.Database, admin) -> None:
 @pytest.mark.parametrize(
     "call",
     [
-        lambda db: db.try_rate_limit("r", 1, 60),
         lambda db: db.queue("q").stats(),
         lambda db: db.queue("q").pause(),
-        lambda db: db.lock("l").__enter__(),
     ],
 )
 def test_later_slices_raise_not_implemented(db: honker.Database, call: Callable[..., Any]) -> None:

@@ -56,6 +56,10 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 class PostgresBackend:
     """One PostgreSQL database and schema (implements ``honker.backends.base.Backend``)."""
 
+    # Times are the server's (unixepoch() in sql/), never this client's
+    # (base.py, Backend.local_clock).
+    local_clock = False
+
     def __init__(
         self,
         url: str,

@@ -56,6 +56,9 @@ CLOSED = "Database is closed"
 class SQLiteBackend:
     """One open SQLite database file (implements ``honker.backends.base.Backend``)."""
 
+    # unixepoch() is this machine's clock (base.py, Backend.local_clock).
+    local_clock = True
+
     def __init__(
         self,
         path: str,
