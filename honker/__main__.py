@@ -11,7 +11,9 @@ Subcommands:
 - ``metrics PATH`` prints the Prometheus text exposition once (read-only);
 - ``jobs PATH QUEUE``, ``requeue PATH QUEUE``, ``delete-dead PATH QUEUE``
   list and manage jobs (``honker/_cli_manage.py``);
-- ``dashboard PATH`` serves the web dashboard (``honker/_cli_dashboard.py``).
+- ``dashboard PATH`` serves the web dashboard (``honker/_cli_dashboard.py``);
+- ``migrate SOURCE TARGET`` moves a database to another backend, e.g. a file
+  to PostgreSQL (``honker/_cli_migrate.py``).
 
 Exit status: 0 on success, 1 when the target or database can't be used or
 no task is registered, 2 for usage errors (argparse's convention). This
@@ -35,7 +37,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from . import _cli_dashboard, _cli_manage
+from . import _cli_dashboard, _cli_manage, _cli_migrate
 from ._cli_format import error as _error
 from ._cli_format import local as _local
 from ._cli_format import table as _table
@@ -126,6 +128,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     m.add_argument("path", metavar="PATH", help="the database file")
     _cli_manage.add_parsers(sub)
     _cli_dashboard.add_parser(sub)
+    _cli_migrate.add_parser(sub)
     return parser
 
 
@@ -141,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _metrics_command(args)
     if command == "dashboard":
         return _cli_dashboard.run(args)
+    if command == "migrate":
+        return _cli_migrate.run(args)
     return _inspect_command(args)
 
 
