@@ -52,7 +52,8 @@ class OpsBase:
         return []
 
     def schedule_rows(self) -> list[dict[str, Any]]:
-        """Every schedule: ``name``, ``queue``, ``cron_expr``, ``enabled``, ``next_fire_at``."""
+        """Every schedule, by name: ``name``, ``queue``, ``cron_expr``, ``enabled``,
+        ``next_fire_at``, ``priority``, ``expires_s``, ``max_attempts``."""
         return []
 
     def lock_rows(self) -> list[dict[str, Any]]:
