@@ -33,16 +33,10 @@ BACKENDS = ["sqlite", "postgres"]
 
 # Modules (paths under tests/conformance/) not run on PostgreSQL yet, and why.
 SQLITE_ONLY_MODULES = {
-    "test_cli.py": "slice 5: the command line on PostgreSQL",
-    "test_cli_manage.py": "slice 5: the command line on PostgreSQL",
     "test_durations.py": "slice 7: reads SQLite's typeof() and integrity_check",
-    "test_history.py": "slice 2: throughput history on PostgreSQL",
     "test_lock_ratelimit.py": "slice 4: locks and rate limits on PostgreSQL",
-    "test_manage.py": "slice 2: job management on PostgreSQL",
-    "test_metrics.py": "slice 2: metrics on PostgreSQL",
     "test_notify.py": "slice 3: notifications on PostgreSQL",
     "test_outbox.py": "slice 4: the outbox on PostgreSQL",
-    "test_pause.py": "slice 2: pause/resume on PostgreSQL",
     "test_schedule.py": "slice 4: the scheduler on PostgreSQL",
     "test_scheduler.py": "slice 4: the scheduler on PostgreSQL",
     "test_stream.py": "slice 3: streams on PostgreSQL",

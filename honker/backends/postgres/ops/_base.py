@@ -17,6 +17,9 @@ from ..sql import queries
 # Run one statement with named parameters; its rows (none for a statement
 # without a result).
 Fetch = Callable[[str, Mapping[str, Any]], list[tuple[Any, ...]]]
+# Where an operation counts the jobs it finished, (queue, history kind) each,
+# for the throughput history (``history.py``); None: not counted.
+Counts = list[tuple[str, int]]
 
 
 def missing(feature: str) -> NoReturn:
@@ -30,11 +33,17 @@ def missing(feature: str) -> NoReturn:
 class OpsBase:
     """One open transaction's statement runner; the concept modules' mixins use it."""
 
-    __slots__ = ("_fetch", "_q")
+    __slots__ = ("_counts", "_fetch", "_q")
 
-    def __init__(self, fetch: Fetch, schema: str) -> None:
+    def __init__(self, fetch: Fetch, schema: str, counts: Counts | None = None) -> None:
         self._fetch = fetch
         self._q = queries(schema)
+        self._counts = counts
+
+    def _tally(self, queue: str, kind: int, n: int = 1) -> None:
+        """Count ``n`` jobs of ``queue`` as ``history.KINDS[kind]`` (if counted)."""
+        if self._counts is not None:
+            self._counts.extend([(queue, kind)] * n)
 
     def _rows(self, name: str, **params: Any) -> list[tuple[Any, ...]]:
         return self._fetch(self._q[name], params)
