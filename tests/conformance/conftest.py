@@ -106,6 +106,16 @@ def db_path(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Ite
 
 
 @pytest.fixture
+def missing_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, str]:
+    """``(target, error)``: a database target of ``backend`` that does not exist
+    (a file path; a schema never created), and the phrase the CLI's error says."""
+    if backend == "sqlite":
+        return str(tmp_path / "missing.db"), "no such database file"
+    server: Any = request.getfixturevalue("pg_server")
+    return server.url(schema=f"missing{os.getpid()}"), "has no honker schema"
+
+
+@pytest.fixture
 def run(capsys: pytest.CaptureFixture[str]) -> Run:
     """``run(*argv) -> (status, stdout, stderr)``: the CLI's ``main()`` in-process;
     argparse exits become statuses."""

@@ -171,8 +171,6 @@ def test_unixepoch_is_the_servers_clock(db: honker.Database, admin) -> None:
     [
         lambda db: db.stream("s").publish({"x": 1}),
         lambda db: db.try_rate_limit("r", 1, 60),
-        lambda db: db.queue("q").stats(),
-        lambda db: db.queue("q").pause(),
         lambda db: db.lock("l").__enter__(),
     ],
 )
@@ -375,7 +373,7 @@ async def test_a_client_clock_an_hour_behind_still_wakes_on_time(
         ["dashboard"],
     ],
 )
-def test_the_command_line_says_it_does_not_read_postgres_yet(
+def test_the_command_line_on_an_unreachable_server_hides_the_password(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     from honker.__main__ import main
@@ -388,5 +386,5 @@ def test_the_command_line_says_it_does_not_read_postgres_yet(
         status = exc.code
     out, err = capsys.readouterr()
     assert status == 1
-    assert "does not read PostgreSQL databases yet" in err
+    assert "cannot open postgresql://app:***@127.0.0.1:1/app" in err
     assert "s3cr3t" not in out + err

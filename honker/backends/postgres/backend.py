@@ -173,9 +173,10 @@ class PostgresBackend:
 
     def _end(self, conn: Conn, commit: bool) -> None:
         counts = self._counts.pop(id(conn), None)
-        # An aborted transaction's COMMIT rolls back without an error.
-        commit = commit and conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR
-        taken = self._flush(conn, counts) if commit and counts is not None else None
+        # An aborted transaction cannot commit (COMMIT raises below): no flush.
+        aborted = conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
+        flush = commit and not aborted and counts is not None
+        taken = self._flush(conn, counts) if flush and counts is not None else None
         committed = False
         try:
             conn.execute(self._q["commit"] if commit else "ROLLBACK")

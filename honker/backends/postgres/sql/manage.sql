@@ -174,3 +174,9 @@ SELECT 'now', NULL, {now}, NULL, NULL;
 SELECT id, queue, attempts, max_attempts, died_at, last_error, payload
   FROM {schema}._honker_dead WHERE queue = %(queue)s::text
  ORDER BY died_at DESC, id DESC LIMIT %(limit)s::bigint;
+
+-- name: inspect_tables
+-- The tables of a schema (the read-only inspector checks what it will read).
+SELECT c.relname FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = %(schema)s::text AND c.relkind IN ('r', 'p');
