@@ -80,7 +80,7 @@ def test_a_schema_from_before_the_side_tables_is_named(
     db: honker.Database, pg_url: str, schema: str, admin: psycopg.Connection[Any]
 ) -> None:
     admin.execute(f"DROP TABLE {schema}._honkerpy_paused")
-    with pytest.raises(honker.HonkerError, match="older honker-py .* open it once"):
+    with pytest.raises(honker.HonkerError, match=r"older honker-py .* open it once"):
         open_inspector(pg_url)
 
 

@@ -305,7 +305,9 @@ def test_the_dashboard_never_pins_the_wal(serve, seeded: str) -> None:
         assert os.path.getsize(seeded + "-wal") == 0
 
 
-def test_after_a_commit_the_overview_is_served_at_once_then_published(serve, seeded: str) -> None:
+def test_after_a_commit_the_overview_is_served_at_once_then_published(
+    serve, seeded: str
+) -> None:
     """Stale-while-revalidate: the first request after a commit gets the last
     read at once and starts a new one; when that is done an event tells the
     pages, and the next request has the new counts."""
