@@ -154,8 +154,10 @@ SELECT queue, completed, failed, retried FROM {schema}._honkerpy_totals ORDER BY
 -- b = delayed, c = the oldest run_at, from the partial index
 -- _honker_live_pending_deadline (queue, run_at) alone; processing and dead:
 -- a = the count; totals: a, b, c = completed, failed, retried; now: a.
-SELECT 'pending' AS part, queue, count(*) FILTER (WHERE run_at <= {now}) AS a,
-       count(*) FILTER (WHERE run_at > {now}) AS b, min(run_at) AS c
+-- `(SELECT {now})` is an InitPlan, read once: the clock function written
+-- inline would be called for every row (3x slower at 1M pending jobs).
+SELECT 'pending' AS part, queue, count(*) FILTER (WHERE run_at <= (SELECT {now})) AS a,
+       count(*) FILTER (WHERE run_at > (SELECT {now})) AS b, min(run_at) AS c
   FROM {schema}._honker_live WHERE state = 'pending' GROUP BY queue
 UNION ALL
 SELECT 'processing', queue, count(*), NULL, NULL
