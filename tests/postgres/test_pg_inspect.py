@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -127,3 +130,23 @@ def test_overview_counts_stay_fast_at_depth(
     assert sum(sum(c) for c in counts.values()) == 100_000
     assert sum(q["dead"] for q in data["queues"]) == 10_000
     assert took < 2.0, f"overview took {took:.3f} s at 100k jobs"
+
+
+def test_the_dashboard_announces_the_url_without_its_password(pg_url: str) -> None:
+    honker.open(pg_url).close()
+    url = _with_password(pg_url)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "honker", "dashboard", url, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "postgres:***@" in line and "http://127.0.0.1:" in line, line
+        assert SECRET not in line
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert SECRET not in err
