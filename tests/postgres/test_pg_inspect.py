@@ -73,6 +73,8 @@ def test_inspecting_a_missing_schema_creates_nothing(
         status, _, err = _run(capsys, *argv)
         assert status == 1, argv
         assert "has no honker schema 'never_made'" in err, err
+    status, _, err = _run(capsys, "queues", pg_server.url(schema="Bad-Name"))
+    assert status == 1 and "schema must be lower-case letters" in err
     found = admin.execute(
         "SELECT count(*) FROM pg_namespace WHERE nspname = 'never_made'"
     ).fetchone()

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from ..._errors import InspectError
+from ..._errors import ConfigError, InspectError
 from .config import parse
 from .errors import translate
 from .ops import PostgresOps
@@ -46,7 +46,10 @@ class Inspector:
     """A read-only view of one schema of a PostgreSQL database (see the module docstring)."""
 
     def __init__(self, url: str) -> None:
-        cfg = parse(url, 1)
+        try:
+            cfg = parse(url, 1)
+        except ConfigError as exc:  # a bad ?schema= or ?pool_size= (never the password)
+            raise InspectError(str(exc)) from None
         self._cfg = cfg
         self.path: str = cfg.display
         self.schema = cfg.schema
