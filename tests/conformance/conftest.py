@@ -33,12 +33,7 @@ BACKENDS = ["sqlite", "postgres"]
 
 # Modules (paths under tests/conformance/) not run on PostgreSQL yet, and why.
 SQLITE_ONLY_MODULES = {
-    "test_cli_manage.py": "slice 5: the command line on PostgreSQL",
     "test_durations.py": "slice 7: reads SQLite's typeof() and integrity_check",
-    "test_history.py": "slice 2: throughput history on PostgreSQL",
-    "test_manage.py": "slice 2: job management on PostgreSQL",
-    "test_metrics.py": "slice 2: metrics on PostgreSQL",
-    "test_pause.py": "slice 2: pause/resume on PostgreSQL",
     "reliability/test_bad_input.py": "slice 7: SQLite's open() arguments and SQL dialect",
     "reliability/test_contention.py": "SQLite's write lock; acks with the honker_ack SQL function",
     "reliability/test_crash_producer.py": "slice 7: reliability suite on PostgreSQL",
@@ -97,6 +92,16 @@ def db_path(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Ite
     with psycopg.connect(server.url(), autocommit=True) as conn:
         conn.execute("SET lock_timeout = '5s'")
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+def missing_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, str]:
+    """``(target, error)``: a database target of ``backend`` that does not exist
+    (a file path; a schema never created), and the phrase the CLI's error says."""
+    if backend == "sqlite":
+        return str(tmp_path / "missing.db"), "no such database file"
+    server: Any = request.getfixturevalue("pg_server")
+    return server.url(schema=f"missing{os.getpid()}"), "has no honker schema"
 
 
 @pytest.fixture

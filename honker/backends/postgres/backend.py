@@ -14,6 +14,9 @@ server. The schema is created and migrated on open (``migrate.py``).
 
 from __future__ import annotations
 
+import logging
+import math
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -24,6 +27,7 @@ import psycopg_pool
 from ..._errors import (
     ConfigError,
     DatabaseClosedError,
+    HonkerError,
     NestedTransactionError,
     ParameterError,
 )
@@ -31,6 +35,7 @@ from . import params as _params
 from .changes import ChangeFeed, Changes
 from .config import PgConfig, parse
 from .errors import TRANSLATED, translate
+from .history import FLUSH_EVERY_S, KEEP_S, Counted, Tally
 from .migrate import migrate
 from .ops import PostgresOps
 from .sql import queries
@@ -51,6 +56,7 @@ POOL_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10
 
 Conn = psycopg.Connection[tuple[Any, ...]]
+log = logging.getLogger("honker.postgres")
 
 
 class PostgresBackend:
@@ -90,6 +96,11 @@ class PostgresBackend:
         self._close_lock = threading.Lock()
         self._feed: ChangeFeed | None = None
         self._feed_lock = threading.Lock()
+        # The throughput history (history.py): each open write transaction's
+        # counts, by id() of its connection, and the counts not yet written.
+        self._tally: Tally | None = Tally() if history else None
+        self._counts: dict[int, list[tuple[str, int]]] = {}
+        self._flush_timer: threading.Timer | None = None
         try:
             with self._connect() as conn:
                 migrate(conn, self.schema)
@@ -136,7 +147,8 @@ class PostgresBackend:
             cur.execute(sql, params)
             return cur.fetchall() if cur.description is not None else []
 
-        return PostgresOps(fetch, self.schema)
+        # A write transaction's operations count finished jobs (history.py).
+        return PostgresOps(fetch, self.schema, self._counts.get(id(cur.connection)))
 
     # -- write transactions ---------------------------------------------------
     def in_transaction(self) -> bool:
@@ -159,11 +171,20 @@ class PostgresBackend:
                 raise self._translate(exc) from None
             raise
         self._local.depth = 1
+        if self._tally is not None:
+            self._counts[id(conn)] = []
         return conn
 
     def _end(self, conn: Conn, commit: bool) -> None:
+        counts = self._counts.pop(id(conn), None)
+        # An aborted transaction cannot commit (COMMIT raises below): no flush.
+        aborted = conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
+        flush = commit and not aborted and counts is not None
+        taken = self._flush(conn, counts) if flush and counts is not None else None
+        committed = False
         try:
             conn.execute(self._q["commit"] if commit else "ROLLBACK")
+            committed = commit
         except TRANSLATED as exc:
             err = self._translate(exc)
             if not conn.closed:
@@ -175,6 +196,66 @@ class PostgresBackend:
         finally:
             self._local.depth = 0
             self._pool.putconn(conn)
+            tally = self._tally
+            if tally is not None and counts is not None:
+                tally.settle(counts, taken, committed)
+                if tally.committed:
+                    self._arm_flush()
+
+    # -- throughput counters (history.py) --------------------------------------
+    def _flush(self, conn: Conn, counts: list[tuple[str, int]]) -> Counted | None:
+        """Write the counts into the transaction being committed, if a flush
+        is due; what it wrote (None: nothing).
+
+        In a savepoint of its own: a failed flush is undone alone and never
+        fails the caller's commit; its counts wait for the next.
+        """
+        tally = self._tally
+        grab = None if tally is None else tally.take(counts)
+        if tally is None or grab is None:
+            return None
+        taken, prune = grab
+        try:
+            with conn.cursor() as cur:
+                ops = self._ops_for(cur)
+                cur.execute("SAVEPOINT honker_history")
+                Tally.write(taken, counts, ops.add_throughput)
+                if prune:
+                    ops.prune_throughput(KEEP_S)
+                cur.execute("RELEASE SAVEPOINT honker_history")
+        except psycopg.Error as exc:
+            try:
+                conn.execute("ROLLBACK TO SAVEPOINT honker_history")
+                conn.execute("RELEASE SAVEPOINT honker_history")
+            except psycopg.Error:
+                pass  # the connection is gone: COMMIT reports why
+            tally.give_back(taken)
+            log.warning(
+                "throughput history not written (kept for the next commit): %s",
+                self._cfg.scrub(str(exc)),
+            )
+            return None
+        return taken
+
+    def _arm_flush(self) -> None:
+        """Make sure counts left in memory are written within about a second,
+        even if no other write comes (a timer runs one empty write transaction)."""
+        if self._flush_timer is None and not self._closed:
+            timer = threading.Timer(FLUSH_EVERY_S, self._flush_idle)
+            timer.name = "honker-history"
+            timer.daemon = True
+            self._flush_timer = timer
+            timer.start()
+
+    def _flush_idle(self) -> None:
+        self._flush_timer = None
+        tally = self._tally
+        if self._closed or tally is None or not tally.committed or sys.is_finalizing():
+            return
+        try:
+            self.write(lambda ops: None)
+        except HonkerError as exc:  # e.g. closed meanwhile, or the server is gone
+            log.warning("throughput history flush failed: %s", exc)
 
     def transaction(self) -> PgTxGuard:
         return PgTxGuard(self)
@@ -269,6 +350,16 @@ class PostgresBackend:
         with self._close_lock:
             if self._closed:
                 return
+            timer, self._flush_timer = self._flush_timer, None
+            if timer is not None:
+                timer.cancel()
+            tally = self._tally
+            if tally is not None and tally.committed:
+                try:  # the last counts (best effort)
+                    tally.flushed_at = -math.inf
+                    self.write(lambda ops: None)
+                except HonkerError as exc:
+                    log.warning("throughput history not written at close: %s", exc)
             self._closed = True
         with self._feed_lock:
             feed, self._feed = self._feed, None

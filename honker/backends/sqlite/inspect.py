@@ -271,6 +271,7 @@ class Inspector:
 
     def __init__(self, path: str) -> None:
         self._conn = open_readonly(path)
+        self.path = path  # as the CLI shows it
 
     def __enter__(self) -> Inspector:
         return self
