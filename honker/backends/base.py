@@ -68,6 +68,21 @@ MANAGED_JOB_COLUMNS = (
     "died_at",
 )
 JOB_STATES = ("pending", "delayed", "processing", "dead")
+
+
+def empty_counts(name: str) -> dict[str, Any]:
+    """A queue's row of ``Ops.overview()["queues"]`` before its counts are read
+    (``oldest_run_at`` becomes ``oldest_due_age_s`` there)."""
+    return {
+        "queue": name,
+        "pending": 0,
+        "processing": 0,
+        "delayed": 0,
+        "dead": 0,
+        "oldest_run_at": None,
+    }
+
+
 # The keys of ``Scheduler.list()`` rows: alphabetical, as honker's JSON keys.
 SCHEDULE_COLUMNS = (
     "cron_expr",

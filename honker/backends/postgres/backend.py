@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -31,6 +30,7 @@ from ..._errors import (
     NestedTransactionError,
     ParameterError,
 )
+from .._idle_flush import IdleFlush
 from . import params as _params
 from .changes import ChangeFeed, Changes
 from .config import PgConfig, parse
@@ -100,7 +100,12 @@ class PostgresBackend:
         # counts, by id() of its connection, and the counts not yet written.
         self._tally: Tally | None = Tally() if history else None
         self._counts: dict[int, list[tuple[str, int]]] = {}
-        self._flush_timer: threading.Timer | None = None
+        self._idle_flush = IdleFlush(
+            FLUSH_EVERY_S,
+            lambda: self.write(lambda ops: None),
+            lambda: self._tally is not None and bool(self._tally.committed),
+            lambda: self._closed,
+        )
         try:
             with self._connect() as conn:
                 migrate(conn, self.schema)
@@ -200,7 +205,7 @@ class PostgresBackend:
             if tally is not None and counts is not None:
                 tally.settle(counts, taken, committed)
                 if tally.committed:
-                    self._arm_flush()
+                    self._idle_flush.arm()
 
     # -- throughput counters (history.py) --------------------------------------
     def _flush(self, conn: Conn, counts: list[tuple[str, int]]) -> Counted | None:
@@ -236,26 +241,6 @@ class PostgresBackend:
             )
             return None
         return taken
-
-    def _arm_flush(self) -> None:
-        """Make sure counts left in memory are written within about a second,
-        even if no other write comes (a timer runs one empty write transaction)."""
-        if self._flush_timer is None and not self._closed:
-            timer = threading.Timer(FLUSH_EVERY_S, self._flush_idle)
-            timer.name = "honker-history"
-            timer.daemon = True
-            self._flush_timer = timer
-            timer.start()
-
-    def _flush_idle(self) -> None:
-        self._flush_timer = None
-        tally = self._tally
-        if self._closed or tally is None or not tally.committed or sys.is_finalizing():
-            return
-        try:
-            self.write(lambda ops: None)
-        except HonkerError as exc:  # e.g. closed meanwhile, or the server is gone
-            log.warning("throughput history flush failed: %s", exc)
 
     def transaction(self) -> PgTxGuard:
         return PgTxGuard(self)
@@ -350,9 +335,7 @@ class PostgresBackend:
         with self._close_lock:
             if self._closed:
                 return
-            timer, self._flush_timer = self._flush_timer, None
-            if timer is not None:
-                timer.cancel()
+            self._idle_flush.cancel()
             tally = self._tally
             if tally is not None and tally.committed:
                 try:  # the last counts (best effort)

@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from ...base import empty_counts
 from ._base import OpsBase
 
 
@@ -35,17 +36,6 @@ def where_params(where: str | None) -> dict[str, list[str] | None]:
 def _limit(n: int) -> int | None:
     """SQL's LIMIT for the API's ``n`` (-1: no limit)."""
     return None if n < 0 else n
-
-
-def _empty_counts(name: str) -> dict[str, Any]:
-    return {
-        "queue": name,
-        "pending": 0,
-        "processing": 0,
-        "delayed": 0,
-        "dead": 0,
-        "oldest_run_at": None,
-    }
 
 
 class ManageOps(OpsBase):
@@ -157,7 +147,7 @@ class ManageOps(OpsBase):
         now = 0
 
         def row(name: str) -> dict[str, Any]:
-            return queues.setdefault(name, _empty_counts(name))
+            return queues.setdefault(name, empty_counts(name))
 
         for part, name, a, b, c in self._rows("overview_rows"):
             if part == "pending":
