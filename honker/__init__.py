@@ -37,6 +37,7 @@ from ._errors import ReadOnlyDatabaseError as ReadOnlyDatabaseError
 from ._errors import ScheduleError as ScheduleError
 from ._errors import SQLFunctionError as SQLFunctionError
 from ._errors import TransactionNotStartedError as TransactionNotStartedError
+from ._errors import TransferError as TransferError
 from ._errors import WatcherDiedError as WatcherDiedError
 from ._notify import Listener, Notification
 from ._queue import Job, Queue
@@ -85,6 +86,8 @@ _LAZY = {
     "TaskResult": "._tasks",
     "registry": "._tasks",
     "run_workers": "._worker",
+    "migrate": "._transfer",
+    "TransferReport": "._transfer",
 }
 
 

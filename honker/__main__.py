@@ -7,11 +7,14 @@ Subcommands:
   :func:`honker.run_workers` until SIGINT/SIGTERM; claims in flight are
   handed back for an immediate retry;
 - ``queues PATH``, ``dead PATH QUEUE``, ``streams PATH``, ``schedules PATH``
-  inspect a database file read-only (aligned tables, or ``--json``);
+  inspect a database read-only (aligned tables, or ``--json``); PATH is a
+  SQLite file or a ``postgresql://`` URL (its password is never printed);
 - ``metrics PATH`` prints the Prometheus text exposition once (read-only);
 - ``jobs PATH QUEUE``, ``requeue PATH QUEUE``, ``delete-dead PATH QUEUE``
   list and manage jobs (``honker/_cli_manage.py``);
-- ``dashboard PATH`` serves the web dashboard (``honker/_cli_dashboard.py``).
+- ``dashboard PATH`` serves the web dashboard (``honker/_cli_dashboard.py``);
+- ``migrate SOURCE TARGET`` moves a database to another backend, e.g. a file
+  to PostgreSQL (``honker/_cli_migrate.py``).
 
 Exit status: 0 on success, 1 when the target or database can't be used or
 no task is registered, 2 for usage errors (argparse's convention). This
@@ -35,7 +38,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from . import _cli_dashboard, _cli_manage
+from . import _cli_dashboard, _cli_manage, _cli_migrate
 from ._cli_format import error as _error
 from ._cli_format import local as _local
 from ._cli_format import table as _table
@@ -96,7 +99,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
             help=help_text,
             description=f"{help_text[0].upper()}{help_text[1:]}. Opens PATH read-only.",
         )
-        p.add_argument("path", metavar="PATH", help="the database file")
+        p.add_argument("path", metavar="PATH", help="the database file or postgresql:// URL")
         p.add_argument("--json", action="store_true", help="print JSON instead of a table")
         return p
 
@@ -123,9 +126,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
             "once. Opens PATH read-only."
         ),
     )
-    m.add_argument("path", metavar="PATH", help="the database file")
+    m.add_argument("path", metavar="PATH", help="the database file or postgresql:// URL")
     _cli_manage.add_parsers(sub)
     _cli_dashboard.add_parser(sub)
+    _cli_migrate.add_parser(sub)
     return parser
 
 
@@ -141,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _metrics_command(args)
     if command == "dashboard":
         return _cli_dashboard.run(args)
+    if command == "migrate":
+        return _cli_migrate.run(args)
     return _inspect_command(args)
 
 
@@ -291,7 +297,7 @@ def _metrics_command(args: argparse.Namespace) -> int:
     try:
         text = render(inspector.overview())
     except Exception as exc:  # noqa: BLE001  storage errors on a damaged or foreign file
-        _error("metrics", f"cannot read {args.path}: {exc}")
+        _error("metrics", f"cannot read {inspector.path}: {exc}")
         return 1
     finally:
         inspector.close()
@@ -356,7 +362,7 @@ def _inspect_command(args: argparse.Namespace) -> int:
             ]
             empty = "no schedules"
     except Exception as exc:  # noqa: BLE001  storage errors on a damaged or foreign file
-        _error(command, f"cannot read {args.path}: {exc}")
+        _error(command, f"cannot read {inspector.path}: {exc}")  # a URL without its password
         return 1
     finally:
         inspector.close()

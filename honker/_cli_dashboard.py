@@ -5,6 +5,7 @@ Example::
     $ honker dashboard app.db                       # http://127.0.0.1:8787/
     $ HONKER_DASHBOARD_TOKEN=s3cret honker dashboard app.db --host 0.0.0.0
     $ honker dashboard app.db --host 10.0.0.5 --read-only
+    $ honker dashboard 'postgresql://app@db.internal/app?schema=honker'
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ TOKEN_ENV = "HONKER_DASHBOARD_TOKEN"
 def add_parser(sub: Any) -> None:
     text = "serve the live web dashboard of a database file (needs honker-py[web])"
     p: argparse.ArgumentParser = sub.add_parser("dashboard", help=text, description=text)
-    p.add_argument("path", metavar="PATH", help="the database file (must exist)")
+    p.add_argument(
+        "path", metavar="PATH", help="the database file or postgresql:// URL (must exist)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any)"
@@ -49,14 +52,14 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         error("dashboard", f"needs the [web] extra: pip install 'honker-py[web]' ({exc})")
         return 1
-    from .backends import POSTGRES_NO_CLI, is_postgres
+    from ._errors import HonkerError
+    from .backends import existing_target
 
     token = args.token or os.environ.get(TOKEN_ENV) or None
-    if is_postgres(args.path):  # and never echo the URL: it may hold a password
-        error("dashboard", POSTGRES_NO_CLI)
-        return 1
-    if not os.path.isfile(args.path):
-        error("dashboard", f"no such database file: {args.path}")
+    try:  # shown: the target without a URL's password, which is never printed
+        shown = existing_target(args.path)
+    except HonkerError as exc:
+        error("dashboard", str(exc))
         return 1
     try:
         _serve.check_bind(args.host, token, args.read_only)
@@ -67,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     def announce(url: str) -> None:
         mode = " (read-only)" if args.read_only else ""
         login = ", token required" if token else ""
-        print(f"honker dashboard{mode} for {args.path}{login}: {url}", flush=True)
+        print(f"honker dashboard{mode} for {shown}{login}: {url}", flush=True)
         print("Ctrl-C stops it.", file=sys.stderr, flush=True)
 
     try:

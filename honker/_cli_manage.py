@@ -1,6 +1,7 @@
 """Job management from the command line: ``honker jobs|requeue|delete-dead|pause|resume``.
 
-Each command opens the database file (which must exist) with ``honker.open``
+Each command opens the database (a file, or a ``postgresql://`` URL whose
+schema has honker's tables; either must exist) with ``honker.open``
 and calls the job-management API (``honker/_manage.py``). A command that
 changes jobs first prints how many it will touch and asks for confirmation,
 unless ``--yes`` is given; without a terminal to ask on it refuses.
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
@@ -56,7 +56,9 @@ def add_parsers(sub: Any) -> None:
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("path", metavar="PATH", help="the database file (must exist)")
+        p.add_argument(
+            "path", metavar="PATH", help="the database file or postgresql:// URL (must exist)"
+        )
         p.add_argument("queue", metavar="QUEUE", help="queue name")
         p.add_argument(
             "--where",
@@ -93,7 +95,9 @@ def add_parsers(sub: Any) -> None:
         ("resume", "claim from a paused QUEUE again"),
     ):
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("path", metavar="PATH", help="the database file (must exist)")
+        p.add_argument(
+            "path", metavar="PATH", help="the database file or postgresql:// URL (must exist)"
+        )
         p.add_argument("queue", metavar="QUEUE", help="queue name")
         p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -105,21 +109,20 @@ def run(args: argparse.Namespace) -> int:
     """Run one job-management subcommand; returns the exit status."""
     import honker
 
-    from .backends import POSTGRES_NO_CLI, is_postgres
+    from .backends import existing_target
 
     command: str = args.command
-    if is_postgres(args.path):  # and never echo the URL: it may hold a password
-        error(command, POSTGRES_NO_CLI)
-        return 1
-    if not os.path.isfile(args.path):
-        error(command, f"no such database file: {args.path}")
+    try:  # shown: the target without a URL's password, which is never printed
+        shown = existing_target(args.path)
+    except HonkerError as exc:
+        error(command, str(exc))
         return 1
     pairs = getattr(args, "where", None)
     where = dict(pairs) if pairs else None
     try:
         db = honker.open(args.path)
     except HonkerError as exc:
-        error(command, f"cannot open {args.path}: {exc}")
+        error(command, f"cannot open {shown}: {exc}")
         return 1
     try:
         q = db.queue(args.queue)

@@ -173,3 +173,8 @@ class NotOnThisBackendError(HonkerError, NotImplementedError):
     """The feature is not available on this storage backend yet (the message
     names it). On PostgreSQL see docs/postgres.md for what works today; use a
     SQLite file for the rest meanwhile."""
+
+
+class TransferError(HonkerError, RuntimeError):
+    """``honker migrate`` refused or failed; the message says why and what to do.
+    The target is unchanged."""

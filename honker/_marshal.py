@@ -127,12 +127,12 @@ def str_arg(name: str, value: Any) -> str:
     raise ParameterError(f"{name} must be a str, got {type(value).__name__}")
 
 
-def text_error(exc: UnicodeEncodeError) -> InvalidTextError:
+def text_error(exc: UnicodeEncodeError, engine: str = "SQLite") -> InvalidTextError:
     """The named error for SQL text or a parameter that cannot be UTF-8 encoded."""
     bad = exc.object[exc.start : exc.end] if isinstance(exc.object, str) else "?"
     return InvalidTextError(
         f"text holding a lone surrogate ({bad!r} at index {exc.start}) cannot be passed "
-        "to SQLite, whose text must be valid UTF-8"
+        f"to {engine}, whose text must be valid UTF-8"
     )
 
 

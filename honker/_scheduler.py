@@ -3,10 +3,14 @@
 Registrations are rows shared by every process and binding. Any number of
 processes may run :meth:`Scheduler.run`; the one holding the lock
 ``honker-scheduler`` is the leader and ticks. The tick itself never
-double-fires a boundary even without the lock, because it runs under
-``BEGIN IMMEDIATE`` and advances ``next_fire_at`` before committing; the lock
-only keeps the other processes from doing useless work (docs/spec/python-api.md §15,
-docs/spec/engine.md §5.5).
+double-fires a boundary even without the lock, because it advances
+``next_fire_at`` in the transaction that fires, which holds SQLite's write
+lock (``BEGIN IMMEDIATE``) or PostgreSQL's row locks on the due schedules; the
+lock only keeps the other processes from doing useless work
+(docs/spec/python-api.md §15, docs/spec/engine.md §5.5, docs/postgres.md).
+Times are the database's clock: ``time.time()`` for SQLite (the clock
+``unixepoch()`` reads), the server's read through ``Ops.now()`` for a backend
+whose clock is not local.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from ._errors import (
 )
 from ._marshal import UNSET, duration_arg, int_arg, json_payload, str_arg
 from ._waiting import Wait, until
-from .backends.base import FIRE_KEYS, SCHEDULE_COLUMNS
+from .backends.base import FIRE_KEYS, SCHEDULE_COLUMNS, Fire, Ops
 
 if TYPE_CHECKING:
     from ._database import Database
@@ -73,8 +77,11 @@ class Scheduler:
     - :meth:`run` makes this process the leader (or raises ``LockHeld``; pass
       ``standby=True`` to wait instead) and enqueues each due boundary
       exactly once;
-    - ``clock`` (unix seconds, default ``time.time``) is the time the loop
-      ticks with; tests set it to move time instead of sleeping;
+    - ``clock`` (unix seconds) is the time the loop ticks with; tests set it
+      to move time instead of sleeping. By default it is the database's
+      clock: ``time.time`` on SQLite (the clock ``unixepoch()`` reads), the
+      server's on PostgreSQL (each tick reads it inside its own transaction,
+      so a client whose clock is off neither fires early nor late);
     - lock expiry has whole-second granularity: keep ``lock_ttl`` above
       ``heartbeat_interval + 1`` or a standby can take over a live leader.
 
@@ -100,8 +107,28 @@ class Scheduler:
         self.lock_name = self.LOCK_NAME if lock_name is None else lock_name
         self.lock_ttl: int = self.LOCK_TTL
         self.heartbeat_interval: float = self.HEARTBEAT_INTERVAL
-        self.clock: Callable[[], float] = time.time if clock is None else clock
+        self._clock = clock
         self._registered: set[str] = set()
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The time the loop ticks with (unix seconds); assign to replace it."""
+        if self._clock is not None:
+            return self._clock
+        return time.time if self.db._backend.local_clock else self._server_clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+
+    def _server_clock(self) -> float:
+        return float(self.db._read(lambda o: o.now()))
+
+    @property
+    def _server_clocked(self) -> bool:
+        """Whether ticks run at a server's clock, read by each tick in its own
+        transaction (``Ops.now()``) rather than through :attr:`clock`."""
+        return self._clock is None and not self.db._backend.local_clock
 
     # -- registrations --------------------------------------------------------
     def add(
@@ -226,9 +253,15 @@ class Scheduler:
 
             fires = sched.tick(now=time.time() + 3600)   # catch up an hour
         """
-        now_unix = int_arg("now", self.clock() if now is None else now)
+        at = None
+        if now is not None or not self._server_clocked:
+            at = int_arg("now", self.clock() if now is None else now)
+
+        def tick(o: Ops) -> list[Fire]:
+            return o.schedule_tick(o.now() if at is None else at)
+
         with _sql_function_errors():
-            fires = self.db._write(lambda o: o.schedule_tick(now_unix))
+            fires = self.db._write(tick)
         return [dict(zip(FIRE_KEYS, f, strict=True)) for f in fires]
 
     # -- the leader loop ------------------------------------------------------
@@ -324,11 +357,14 @@ class Scheduler:
     def _lock_free_in_s(self) -> float:
         # A read on the reader pool: waiting standbys take no write lock.
         name = self.lock_name
-        expires_at = self.db._read(lambda o: o.lock_expires_at(name))
+        if self.db._backend.local_clock:
+            expires_at, now = self.db._read(lambda o: o.lock_expires_at(name)), time.time()
+        else:  # the lock's expiry is the server's: compare with the server's clock
+            expires_at, now = self.db._read(lambda o: (o.lock_expires_at(name), o.now()))
         if expires_at is None:
             return 0.0
         # Expired means expires_at <= now, i.e. from second expires_at on.
-        left = expires_at - time.time()
+        left = expires_at - now
         return 0.0 if left <= 0 else min(left, STANDBY_POLL_S)
 
     async def _lead(self, lock: _Lock, stop_event: asyncio.Event | None) -> None:
@@ -343,11 +379,16 @@ class Scheduler:
                 raise _Lost
             if stop_event is not None and stop_event.is_set():
                 return None
-            now_unix = int(self.clock())
+            # A server's clock is read in the step's own transaction; any
+            # other before it begins.
+            at = None if self._server_clocked else int(self.clock())
+
+            def lead(o: Ops) -> tuple[bool, list[Fire], int, int]:
+                now_unix = o.now() if at is None else at
+                return (*o.lead_step(lock_name, owner, ttl, now_unix), now_unix)
+
             with _sql_function_errors():
-                leading, fires, soonest = self.db._write(
-                    lambda o: o.lead_step(lock_name, owner, ttl, now_unix)
-                )
+                leading, fires, soonest, now_unix = self.db._write(lead)
             if not leading:
                 raise _Lost
             for fire_at, job_id, name, queue in fires:
@@ -355,7 +396,11 @@ class Scheduler:
             if soonest == 0:
                 log.info("scheduler %r: no enabled schedules left; stopping", lock_name)
                 return None
-            return Wait(max(MIN_SLEEP_S, soonest - self.clock()))
+            # A server's clock is read in whole seconds (the tick's own), so
+            # the wake comes up to a second after the boundary; a local or
+            # injected clock is read again, to the fraction.
+            now_s = now_unix if self._server_clocked else self.clock()
+            return Wait(max(MIN_SLEEP_S, soonest - now_s))
 
         try:
             await until(updates, step, stop_event, lost)

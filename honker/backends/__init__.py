@@ -31,10 +31,6 @@ POSTGRES_MISSING = (
     "pip install 'honker-py[postgres]' ({error})"
 )
 
-POSTGRES_NO_CLI = (
-    "the command line does not read PostgreSQL databases yet (docs/postgres.md); use the Python API"
-)
-
 
 def is_postgres(target: object) -> bool:
     """Whether ``target`` is a ``postgresql://`` or ``postgres://`` URL."""
@@ -57,12 +53,39 @@ def open_backend(target: str, *args: Any, **options: Any) -> Backend:
 
 
 def open_inspector(path: str) -> Any:
-    """A read-only inspector of ``path`` for the CLI (``sqlite/inspect.py``)."""
+    """A read-only inspector of ``path`` for the CLI (``sqlite/inspect.py``, or
+    ``postgres/inspect.py`` for a PostgreSQL URL); its ``path`` is the target
+    as it may be shown (a URL without its password)."""
     if is_postgres(path):
-        raise InspectError(POSTGRES_NO_CLI)
+        try:
+            from .postgres.inspect import Inspector as PgInspector
+        except ImportError as exc:
+            raise InspectError(
+                POSTGRES_MISSING.format(error=exc).replace("honker.open()", "honker")
+            ) from None
+        return PgInspector(path)
     from .sqlite.inspect import Inspector
 
     return Inspector(path)
+
+
+def existing_target(path: str) -> str:
+    """``path`` as it may be shown (a URL without its password), after checking
+    that it names an existing honker database: a file for SQLite, a schema
+    with honker's tables for PostgreSQL (checked read-only). For the CLI's
+    commands that open a database, so a typo never creates a new one.
+
+    Raises :class:`honker.InspectError` saying what is missing.
+    """
+    if is_postgres(path):
+        inspector = open_inspector(path)
+        inspector.close()
+        return str(inspector.path)
+    import os
+
+    if not os.path.isfile(path):
+        raise InspectError(f"no such database file: {path}")
+    return path
 
 
 __all__ = [
@@ -71,6 +94,7 @@ __all__ = [
     "Transaction",
     "TxDepthGuard",
     "UpdateEvents",
+    "existing_target",
     "extension_info",
     "is_postgres",
     "load_extension",

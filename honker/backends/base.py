@@ -20,7 +20,7 @@ sees a duration whose sum with now leaves 64 bits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
@@ -68,6 +68,21 @@ MANAGED_JOB_COLUMNS = (
     "died_at",
 )
 JOB_STATES = ("pending", "delayed", "processing", "dead")
+
+
+def empty_counts(name: str) -> dict[str, Any]:
+    """A queue's row of ``Ops.overview()["queues"]`` before its counts are read
+    (``oldest_run_at`` becomes ``oldest_due_age_s`` there)."""
+    return {
+        "queue": name,
+        "pending": 0,
+        "processing": 0,
+        "delayed": 0,
+        "dead": 0,
+        "oldest_run_at": None,
+    }
+
+
 # The keys of ``Scheduler.list()`` rows: alphabetical, as honker's JSON keys.
 SCHEDULE_COLUMNS = (
     "cron_expr",
@@ -80,6 +95,56 @@ SCHEDULE_COLUMNS = (
     "priority",
     "queue",
 )
+
+
+# What ``honker migrate`` moves (``honker/_transfer.py``): each table kind with
+# its columns in export order (honker's own columns; the first is the key rows
+# are exported in order of). ``sequences`` rows are ``(kind, last_value)``: the
+# last id handed out for ``jobs`` and ``stream`` (ids of deleted rows included),
+# so the target never hands out an id the source already used.
+TRANSFER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "jobs": (
+        "id",
+        "queue",
+        "payload",
+        "state",
+        "priority",
+        "run_at",
+        "worker_id",
+        "claim_expires_at",
+        "attempts",
+        "max_attempts",
+        "created_at",
+        "expires_at",
+    ),
+    "dead": (
+        "id",
+        "queue",
+        "payload",
+        "priority",
+        "run_at",
+        "attempts",
+        "max_attempts",
+        "last_error",
+        "created_at",
+        "died_at",
+    ),
+    "results": ("job_id", "value", "created_at", "expires_at"),
+    "stream": ("offset", "topic", "key", "payload", "created_at"),
+    "stream_consumers": ("name", "topic", "offset"),
+    "schedules": (
+        "name",
+        "queue",
+        "cron_expr",
+        "payload",
+        "priority",
+        "expires_s",
+        "next_fire_at",
+        "enabled",
+        "max_attempts",
+    ),
+    "sequences": ("kind", "last_value"),
+}
 
 
 class Changes(Protocol):
@@ -266,6 +331,27 @@ class Ops(Protocol):
         self, lock_name: str, owner: str, ttl_s: int, now_unix: int
     ) -> tuple[bool, list[Fire], int]: ...
 
+    # -- moving a database (honker migrate) --------------------------------------
+    # ``table`` is a key of TRANSFER_COLUMNS; rows are tuples in its column order.
+    def transfer_freeze(self) -> None:
+        """Block every other writer of the tables until this transaction ends,
+        so an export is one consistent copy and nothing committed meanwhile is lost."""
+        ...
+
+    def transfer_count(self, table: str) -> int: ...
+    def transfer_export(self, table: str, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+        """Every row of ``table``, ``batch`` rows at a time, in key order."""
+        ...
+
+    def transfer_import(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert ``rows`` as they are (ids, offsets and timestamps kept);
+        ``sequences`` rows raise the id counters to at least the given values."""
+        ...
+
+    def held_claims(self) -> int:
+        """How many jobs a worker holds a live claim on (processing, not expired)."""
+        ...
+
 
 class Transaction(Protocol):
     """A user's open write transaction (``with db.transaction() as tx``).
@@ -282,6 +368,11 @@ class Backend(Protocol):
     """One open database: its transactions, readers, change feed and lifecycle."""
 
     path: str
+    # True when the backend's clock is this machine's wall clock (SQLite's
+    # unixepoch() reads what time.time() reads), so the API may read
+    # time.time() for it; False when it is a server's (PostgreSQL): the API
+    # then reads it through Ops.now() (the scheduler's ticks and countdowns).
+    local_clock: bool
 
     def transaction(self) -> AbstractContextManager[Any]:
         """A user-facing write transaction: commits on success, rolls back on error."""

@@ -590,12 +590,13 @@ def build(
     """See :func:`honker.web.app`."""
     from .._database import Database
     from .._database import open as open_db
+    from ..backends import is_postgres
 
     if isinstance(path_or_db, Database):
         db, owns = path_or_db, False
     elif isinstance(path_or_db, str | os.PathLike):
         path = os.fspath(path_or_db)
-        if not os.path.isfile(path):
+        if not is_postgres(path) and not os.path.isfile(path):
             raise FileNotFoundError(f"no such database file: {path}")
         db, owns = open_db(path), True
     else:

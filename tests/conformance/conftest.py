@@ -33,29 +33,13 @@ BACKENDS = ["sqlite", "postgres"]
 
 # Modules (paths under tests/conformance/) not run on PostgreSQL yet, and why.
 SQLITE_ONLY_MODULES = {
-    "test_cli.py": "slice 5: the command line on PostgreSQL",
-    "test_cli_manage.py": "slice 5: the command line on PostgreSQL",
     "test_durations.py": "slice 7: reads SQLite's typeof() and integrity_check",
-    "test_history.py": "slice 2: throughput history on PostgreSQL",
-    "test_lock_ratelimit.py": "slice 4: locks and rate limits on PostgreSQL",
-    "test_manage.py": "slice 2: job management on PostgreSQL",
-    "test_metrics.py": "slice 2: metrics on PostgreSQL",
-    "test_notify.py": "slice 3: notifications on PostgreSQL",
-    "test_outbox.py": "slice 4: the outbox on PostgreSQL",
-    "test_pause.py": "slice 2: pause/resume on PostgreSQL",
-    "test_schedule.py": "slice 4: the scheduler on PostgreSQL",
-    "test_scheduler.py": "slice 4: the scheduler on PostgreSQL",
-    "test_stream.py": "slice 3: streams on PostgreSQL",
-    "multiprocess/test_cli_worker.py": "slice 5: the command line on PostgreSQL",
-    "multiprocess/test_ratelimit_processes.py": "slice 4: rate limits on PostgreSQL",
-    "multiprocess/test_scheduler_race.py": "slice 4: the scheduler on PostgreSQL",
-    "multiprocess/test_stream_resume.py": "slice 3: streams on PostgreSQL",
     "reliability/test_bad_input.py": "slice 7: SQLite's open() arguments and SQL dialect",
     "reliability/test_contention.py": "SQLite's write lock; acks with the honker_ack SQL function",
-    "reliability/test_crash_scheduler.py": "slice 4: the scheduler on PostgreSQL",
     "reliability/test_crash_workers.py": "acks with the honker_ack SQL function; "
     "tests/postgres/test_chaos.py is its PostgreSQL twin (job.ack(tx=tx))",
-    "reliability/test_soak_short.py": "soak/run.py drives streams and the scheduler (slices 3, 4)",
+    "reliability/test_soak_short.py": "soak/run.py drives one SQLite file (--db) and checks "
+    "its integrity_check",
 }
 HERE = Path(__file__).resolve().parent
 _schemas = itertools.count()
@@ -109,6 +93,16 @@ def db_path(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Ite
     with psycopg.connect(server.url(), autocommit=True) as conn:
         conn.execute("SET lock_timeout = '5s'")
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+def missing_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, str]:
+    """``(target, error)``: a database target of ``backend`` that does not exist
+    (a file path; a schema never created), and the phrase the CLI's error says."""
+    if backend == "sqlite":
+        return str(tmp_path / "missing.db"), "no such database file"
+    server: Any = request.getfixturevalue("pg_server")
+    return server.url(schema=f"missing{os.getpid()}"), "has no honker schema"
 
 
 @pytest.fixture

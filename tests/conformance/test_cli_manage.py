@@ -94,7 +94,9 @@ def test_delete_dead_asks_first(
     assert _stats(path)["dead"] == 2
 
 
-def test_usage_errors(run: Run, dead_db: tuple[str, list[int]], tmp_path: object) -> None:
+def test_usage_errors(
+    run: Run, dead_db: tuple[str, list[int]], missing_target: tuple[str, str]
+) -> None:
     path, _ = dead_db
     status, _, err = run("requeue", path, "mail")
     assert status == 2 and "--id N" in err
@@ -102,8 +104,9 @@ def test_usage_errors(run: Run, dead_db: tuple[str, list[int]], tmp_path: object
     assert status == 2 and "--all cannot be combined" in err
     status, _, err = run("jobs", path, "mail", "--where", "user=1")
     assert status == 2 and "PATH=VALUE" in err
-    status, _, err = run("jobs", path + ".missing", "mail")
-    assert status == 1 and "no such database file" in err
+    missing, why = missing_target
+    status, _, err = run("jobs", missing, "mail")
+    assert status == 1 and why in err
     status, out, _ = run("delete-dead", path, "mail", "--id", "999999", "--json")
     assert (status, json.loads(out)) == (0, {"queue": "mail", "deleted": 0})
 

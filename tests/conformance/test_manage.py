@@ -109,6 +109,29 @@ def test_where_matches_json_paths_anded(db: honker.Database) -> None:
     assert ids({"$.nope": 1}) == []
 
 
+def test_where_follows_sqlites_json_comparison(db: honker.Database) -> None:
+    """The same matches on both backends (PostgreSQL compares jsonb values
+    the way SQLite's JSON comparison does; docs/postgres.md)."""
+    q = db.queue("q")
+    a = q.enqueue({"flag": True, "n": 1.0, "s": "1", "none": None, "list": [5, 6], "o": {"k": 1}})
+    b = q.enqueue({"flag": 1, "n": 1, "list": []})
+    c = q.enqueue("a JSON string")
+
+    def ids(where: dict[str, Any]) -> list[int]:
+        return [r["id"] for r in q.jobs(where=where)]
+
+    assert ids({"$.flag": True}) == [a, b], "a JSON true is the number 1"
+    assert ids({"$.flag": 1}) == [a, b]
+    assert ids({"$.flag": False}) == []
+    assert ids({"$.n": 1}) == [a, b], "numbers compare by value"
+    assert ids({"$.s": 1}) == [] and ids({"$.s": "1"}) == [a]
+    assert ids({"$.none": None}) == [a, b, c], "null: a JSON null or a missing path"
+    assert ids({"$.list[1]": 6}) == [a]
+    assert ids({"$.list.x": None}) == [a, b, c], "a path does not look into arrays"
+    assert ids({"$.o.k": 1, "$.n": 1}) == [a]
+    assert q.cancel_where({"$.s": "1"}) == 1 and q.get_job(a) is None
+
+
 @pytest.mark.parametrize(
     ("where", "error"),
     [

@@ -35,14 +35,6 @@ def test_metrics_text_parses_and_matches_the_database(
     sql(db, "UPDATE _honker_live SET run_at = unixepoch() - 30 WHERE state = 'pending' "
             "AND run_at <= unixepoch()")  # fmt: skip
     db.queue("idle").pause()
-    orders = db.stream("orders")
-    for i in range(3):
-        orders.publish(i)
-    orders.save_offset("billing", 1)
-    db.stream("audit").publish("x")
-    sched = honker.Scheduler(db)
-    sched.add(name="nightly", queue="reports", schedule=honker.crontab("0 3 * * *"))
-    (row,) = db.query("SELECT next_fire_at FROM _honker_scheduler_tasks")
     db.close()  # writes the last counts
 
     assert main(["metrics", db_path]) == 0
@@ -64,6 +56,21 @@ def test_metrics_text_parses_and_matches_the_database(
     assert _value(fams["honker_jobs_completed"], queue=name) == 1
     assert _value(fams["honker_jobs_failed"], queue=name) == 1
     assert _value(fams["honker_jobs_retried"], queue=name) == 0
+
+
+def test_metrics_of_streams_and_schedules(db_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    db = honker.open(db_path)
+    orders = db.stream("orders")
+    for i in range(3):
+        orders.publish(i)
+    orders.save_offset("billing", 1)
+    db.stream("audit").publish("x")
+    sched = honker.Scheduler(db)
+    sched.add(name="nightly", queue="reports", schedule=honker.crontab("0 3 * * *"))
+    (row,) = db.query("SELECT next_fire_at FROM _honker_scheduler_tasks")
+    db.close()
+    assert main(["metrics", db_path]) == 0
+    fams = _families(capsys.readouterr().out)
     lag = fams["honker_stream_consumer_lag"]
     assert _value(lag, topic="orders", consumer="billing") == 2
     assert _value(lag, topic="audit", consumer="") == 1
@@ -72,11 +79,12 @@ def test_metrics_text_parses_and_matches_the_database(
 
 
 def test_metrics_of_an_empty_or_missing_file(
-    db_path: str, capsys: pytest.CaptureFixture[str]
+    db_path: str, missing_target: tuple[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     honker.open(db_path).close()
     assert main(["metrics", db_path]) == 0
     fams = _families(capsys.readouterr().out)
     assert fams["honker_jobs"].samples == []
-    assert main(["metrics", db_path + ".missing"]) == 1
-    assert "no such database file" in capsys.readouterr().err
+    missing, why = missing_target
+    assert main(["metrics", missing]) == 1
+    assert why in capsys.readouterr().err

@@ -87,7 +87,7 @@ def test_first_outbox_inside_a_transaction_raises(db):
 def test_enqueue_joins_the_transaction_and_returns_none(db):
     box = db.outbox("hooks", print)
     with db.transaction() as tx:
-        tx.execute("CREATE TABLE orders (id)")
+        tx.execute("CREATE TABLE orders (id INTEGER)")  # both dialects
         assert box.enqueue({"order": 1}, tx=tx, priority=2, delay=30) is None
     with pytest.raises(ZeroDivisionError):
         with db.transaction() as tx:

@@ -130,7 +130,6 @@ def test_enqueue_rejects_unserialisable_payloads_before_writing(db: honker.Datab
     assert db.query("SELECT count(*) AS n FROM _honker_live") == [{"n": 0}]
 
 
-@pytest.mark.sqlite_only(reason="slice 3: notifications on PostgreSQL")
 def test_enqueue_writes_no_notification_rows(db: honker.Database) -> None:
     q = db.queue("q")
     q.enqueue(1)

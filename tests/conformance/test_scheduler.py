@@ -361,14 +361,17 @@ async def test_leadership_lost_sets_stop_event_and_leaves_the_thief_alone(db):
     assert _lock_owner(db) == "thief"
 
 
-async def test_heartbeat_alone_detects_a_lost_lock(db, monkeypatch):
-    from honker.backends.sqlite.ops import SQLiteOps
+async def test_heartbeat_alone_detects_a_lost_lock(db, backend, monkeypatch):
+    if backend == "sqlite":
+        from honker.backends.sqlite.ops import SQLiteOps as ops_class
+    else:
+        from honker.backends.postgres.ops import PostgresOps as ops_class
 
-    real_step = SQLiteOps.lead_step
+    real_step = ops_class.lead_step
 
     def step_without_check(ops, lock_name, owner, ttl, now_unix):
         # Whoever holds the lock, tick as its owner: only the heartbeat can notice.
-        (holder,) = ops.conn.execute("SELECT owner FROM _honker_locks").fetchone()
+        (holder,) = [r["owner"] for r in db.query("SELECT owner FROM _honker_locks")]
         return real_step(ops, lock_name, holder, ttl, now_unix)
 
     s = Scheduler(db)
@@ -376,7 +379,7 @@ async def test_heartbeat_alone_detects_a_lost_lock(db, monkeypatch):
     s.add(name="n", queue="q", schedule=honker.every_s(3600))
     with db.transaction() as tx:  # the thief holds the lock; we take it over by expiry
         tx.execute("INSERT INTO _honker_locks VALUES (?, 'thief', unixepoch() - 1)", [LOCK])
-    monkeypatch.setattr(SQLiteOps, "lead_step", step_without_check)
+    monkeypatch.setattr(ops_class, "lead_step", step_without_check)
     stop = asyncio.Event()
     task = asyncio.create_task(s.run(stop))
     await async_wait_until(lambda: _lock_owner(db) not in (None, "thief"))

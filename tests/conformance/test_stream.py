@@ -37,7 +37,7 @@ async def _take(it: StreamIterator, n: int) -> list[Event]:
 def test_stream_is_memoised_and_does_no_database_work(db):
     with db.transaction() as tx:
         s = db.stream("orders")  # inside a transaction: must not need the writer
-        tx.execute("CREATE TABLE t (x)")
+        tx.execute("CREATE TABLE t (x INTEGER)")  # both dialects
     assert db.stream("orders") is s
     assert isinstance(s, Stream)
     assert (s.db, s.name) == (db, "orders")

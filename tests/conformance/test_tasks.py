@@ -331,7 +331,6 @@ def test_load_app_error_texts(app_module: str) -> None:
 # -- periodic_task --------------------------------------------------------------------
 
 
-@pytest.mark.sqlite_only(reason="slice 4: the scheduler on PostgreSQL")
 def test_periodic_task_registers_and_writes_the_scheduler_row(db: honker.Database) -> None:
     pytest.importorskip("honker._scheduler")
     schedule = honker.crontab("*/5 * * * *")
@@ -358,7 +357,6 @@ def test_periodic_task_registers_and_writes_the_scheduler_row(db: honker.Databas
     assert rows["every-10"]["cron_expr"] == "@every 10s"
 
 
-@pytest.mark.sqlite_only(reason="slice 4: the scheduler on PostgreSQL")
 def test_periodic_task_with_a_bad_schedule_registers_nothing(db: honker.Database) -> None:
     pytest.importorskip("honker._scheduler")
     with pytest.raises(AttributeError):  # honker: a plain string has no .expr

@@ -212,7 +212,6 @@ def test_the_guard_itself_has_no_statements(db: honker.Database) -> None:
     assert not hasattr(guard, "query")
 
 
-@pytest.mark.sqlite_only(reason="slice 3: notifications on PostgreSQL")
 def test_notify_stores_json_text_and_returns_the_id(db: honker.Database) -> None:
     with db.transaction() as tx:
         ids = [
@@ -234,7 +233,6 @@ def test_notify_stores_json_text_and_returns_the_id(db: honker.Database) -> None
     ]
 
 
-@pytest.mark.sqlite_only(reason="slice 3: notifications on PostgreSQL")
 def test_notify_rolls_back_and_rejects_unserialisable_payloads(db: honker.Database) -> None:
     with pytest.raises(ZeroDivisionError):
         with db.transaction() as tx:

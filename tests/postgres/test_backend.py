@@ -7,7 +7,6 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -161,31 +160,6 @@ def test_unixepoch_is_the_servers_clock(db: honker.Database, admin) -> None:
     (row,) = db.query("SELECT unixepoch() AS t")
     (server,) = admin.execute("SELECT floor(extract(epoch FROM now()))::bigint").fetchone()
     assert abs(row["t"] - server) <= 1
-
-
-# -- what is not there yet -------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda db: db.stream("s").publish({"x": 1}),
-        lambda db: db.try_rate_limit("r", 1, 60),
-        lambda db: db.queue("q").stats(),
-        lambda db: db.queue("q").pause(),
-        lambda db: db.lock("l").__enter__(),
-    ],
-)
-def test_later_slices_raise_not_implemented(db: honker.Database, call: Callable[..., Any]) -> None:
-    with pytest.raises(NotImplementedError, match="not available on PostgreSQL yet") as info:
-        call(db)
-    assert isinstance(info.value, honker.NotOnThisBackendError)
-
-
-def test_tx_notify_is_not_there_yet(db: honker.Database) -> None:
-    with pytest.raises(NotImplementedError, match=r"^tx.notify\(\) is not available"):
-        with db.transaction() as tx:
-            tx.notify("c", 1)
 
 
 # -- claims ------------------------------------------------------------------------------
@@ -375,7 +349,7 @@ async def test_a_client_clock_an_hour_behind_still_wakes_on_time(
         ["dashboard"],
     ],
 )
-def test_the_command_line_says_it_does_not_read_postgres_yet(
+def test_the_command_line_on_an_unreachable_server_hides_the_password(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     from honker.__main__ import main
@@ -388,5 +362,16 @@ def test_the_command_line_says_it_does_not_read_postgres_yet(
         status = exc.code
     out, err = capsys.readouterr()
     assert status == 1
-    assert "does not read PostgreSQL databases yet" in err
+    assert "cannot open postgresql://app:***@127.0.0.1:1/app" in err
     assert "s3cr3t" not in out + err
+
+
+def test_a_lone_surrogate_is_invalid_text_and_writes_nothing(db: honker.Database) -> None:
+    """As on SQLite (tests/conformance/reliability/test_bad_input.py): the
+    named error, not psycopg's UnicodeEncodeError, and nothing written."""
+    with pytest.raises(honker.InvalidTextError, match=r"lone surrogate.*PostgreSQL"):
+        db.queue("mail\ud800").enqueue({"n": 1})
+    with pytest.raises(honker.InvalidTextError):
+        db.stream("orders\udcff").publish({"n": 1})
+    assert db.query("SELECT count(*) AS n FROM _honker_live")[0]["n"] == 0
+    assert db.query("SELECT count(*) AS n FROM _honker_stream")[0]["n"] == 0

@@ -9,6 +9,7 @@ the tests with what to install, they do not skip them.
 from __future__ import annotations
 
 import http.cookiejar
+import itertools
 import os
 import re
 import shutil
@@ -142,6 +143,29 @@ def serve() -> Iterator[Callable[..., Server]]:
     yield _serve
     for server in started:
         server.stop()
+
+
+_schemas = itertools.count()
+
+
+@pytest.fixture
+def pg_target(pg_server: Any) -> Iterator[str]:
+    """A PostgreSQL URL naming a fresh schema of the session's server (dropped at teardown)."""
+    import psycopg
+
+    schema = f"w{os.getpid()}_{next(_schemas)}"
+    yield str(pg_server.url(schema=schema))
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '5s'")
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def target(request: pytest.FixtureRequest, db_path: str) -> str:
+    """A fresh database of each backend: a file, or a URL naming a fresh schema."""
+    if request.param == "sqlite":
+        return db_path
+    return str(request.getfixturevalue("pg_target"))
 
 
 @pytest.fixture(scope="session")

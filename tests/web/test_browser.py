@@ -21,6 +21,17 @@ def _count(page: Any, queue: str, state: str) -> str:
 
 @pytest.fixture
 def seeded(db_path: str) -> str:
+    return _seed(db_path)
+
+
+@pytest.fixture
+def seeded_any(target: str) -> str:
+    """``seeded`` on each backend: a file; a PostgreSQL schema, whose live
+    updates come through LISTEN/NOTIFY."""
+    return _seed(target)
+
+
+def _seed(db_path: str) -> str:
     db = honker.open(db_path)
     q = db.queue("emails", max_attempts=1)
     for i in range(3):
@@ -33,8 +44,8 @@ def seeded(db_path: str) -> str:
     return db_path
 
 
-def test_overview_counts_and_live_update_from_another_process(serve, page, seeded: str) -> None:
-    server = serve(seeded)
+def test_overview_counts_and_live_update_from_another_process(serve, page, seeded_any: str) -> None:
+    server = serve(seeded_any)
     page.goto(server.url + "/")
     assert _count(page, "emails", "pending") == "3"
     assert _count(page, "emails", "dead") == "1"
@@ -46,7 +57,7 @@ def test_overview_counts_and_live_update_from_another_process(serve, page, seede
             "-c",
             "import honker,sys,time; db=honker.open(sys.argv[1]); q=db.queue('emails'); "
             "q.enqueue({'n': 1}); q.enqueue({'n': 2}); print(time.time())",
-            seeded,
+            seeded_any,
         ],
         capture_output=True,
         text=True,

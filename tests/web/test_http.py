@@ -22,7 +22,17 @@ JSON = {"Accept": "application/json"}
 
 @pytest.fixture
 def seeded(db_path: str) -> str:
-    """A database with pending, delayed and dead jobs in ``emails``."""
+    """A database file with pending, delayed and dead jobs in ``emails``."""
+    return _seed(db_path)
+
+
+@pytest.fixture
+def seeded_any(target: str) -> str:
+    """``seeded`` on each backend (a file; a PostgreSQL schema)."""
+    return _seed(target)
+
+
+def _seed(db_path: str) -> str:
     db = honker.open(db_path)
     q = db.queue("emails", max_attempts=1)
     for i in range(3):
@@ -35,8 +45,8 @@ def seeded(db_path: str) -> str:
     return db_path
 
 
-def test_pages_render_with_the_right_counts(serve, seeded: str) -> None:
-    server = serve(seeded)
+def test_pages_render_with_the_right_counts(serve, seeded_any: str) -> None:
+    server = serve(seeded_any)
     status, headers, html = server.request("GET", "/", headers=HTML)
     assert status == 200
     assert "default-src 'self'" in headers["content-security-policy"]
@@ -105,8 +115,8 @@ def test_token_required_bearer_or_login_cookie(serve, seeded: str) -> None:
     assert headers["location"] == "/"
 
 
-def test_actions_need_csrf_and_a_same_site_origin(serve, seeded: str) -> None:
-    server = serve(seeded)
+def test_actions_need_csrf_and_a_same_site_origin(serve, seeded_any: str) -> None:
+    server = serve(seeded_any)
     assert server.request("POST", "/actions/pause", {"queue": "emails"}, JSON)[0] == 403
     csrf = server.csrf()
     bad = {"queue": "emails", "csrf": "0" * 64}
@@ -117,7 +127,7 @@ def test_actions_need_csrf_and_a_same_site_origin(serve, seeded: str) -> None:
     # the CSRF field is bound to this browser's cookie: another client's fails
     status, _, _ = server.request("POST", "/actions/pause", good, JSON, cookies=False)
     assert status == 403
-    db = honker.open(seeded)
+    db = honker.open(seeded_any)
     try:
         assert not db.queue("emails").paused
         status, _, body = server.request("POST", "/actions/pause", good, JSON)
@@ -127,10 +137,10 @@ def test_actions_need_csrf_and_a_same_site_origin(serve, seeded: str) -> None:
         db.close()
 
 
-def test_every_action_end_to_end(serve, seeded: str) -> None:
-    server = serve(seeded)
+def test_every_action_end_to_end(serve, seeded_any: str) -> None:
+    server = serve(seeded_any)
     csrf = server.csrf()
-    db = honker.open(seeded)
+    db = honker.open(seeded_any)
     q = db.queue("emails", max_attempts=1)
 
     def act(name: str, queue: str = "emails", **fields: object) -> dict:
@@ -181,13 +191,13 @@ def test_every_action_end_to_end(serve, seeded: str) -> None:
         db.close()
 
 
-def test_read_only_shows_no_actions_and_refuses_them(serve, seeded: str) -> None:
-    server = serve(seeded, "--read-only")
+def test_read_only_shows_no_actions_and_refuses_them(serve, seeded_any: str) -> None:
+    server = serve(seeded_any, "--read-only")
     for path in ("/", "/queue?name=emails&state=dead", "/job?queue=emails&id=1"):
         status, _, html = server.request("GET", path, headers=HTML)
         assert status == 200
         assert "/actions/" not in html and 'method="post"' not in html, path
-    db = honker.open(seeded)
+    db = honker.open(seeded_any)
     try:
         for action in ("requeue", "delete", "pause", "run-now", "cancel"):
             fields = {"queue": "emails", "ids": 1, "id": 1, "csrf": "x"}
@@ -211,10 +221,10 @@ def test_wildcard_bind_with_a_token_serves(serve, seeded: str) -> None:
     assert server.request("GET", "/api/overview", headers=auth)[0] == 200
 
 
-def test_metrics_parse_with_prometheus_client(serve, seeded: str) -> None:
+def test_metrics_parse_with_prometheus_client(serve, seeded_any: str) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
-    server = serve(seeded)
+    server = serve(seeded_any)
     status, headers, text = server.request("GET", "/metrics")
     assert status == 200 and headers["content-type"].startswith("text/plain; version=0.0.4")
     samples = {
@@ -226,8 +236,8 @@ def test_metrics_parse_with_prometheus_client(serve, seeded: str) -> None:
     assert samples[("honker_jobs_failed_total", (("queue", "emails"),))] == 1
 
 
-def test_unknown_job_and_bad_parameters(serve, seeded: str) -> None:
-    server = serve(seeded)
+def test_unknown_job_and_bad_parameters(serve, seeded_any: str) -> None:
+    server = serve(seeded_any)
     assert server.request("GET", "/job?queue=emails&id=999", headers=HTML)[0] == 404
     assert server.request("GET", "/job?queue=emails&id=x", headers=HTML)[0] == 400
     assert server.request("GET", "/queue?name=emails&state=bogus", headers=HTML)[0] == 400
@@ -241,8 +251,8 @@ def test_partial_returns_only_the_live_region(serve, seeded: str) -> None:
     assert "<html" not in html and 'id="queues"' in html
 
 
-def test_events_arrive_within_a_second_of_another_process_commit(serve, seeded: str) -> None:
-    server = serve(seeded)
+def test_events_arrive_within_a_second_of_another_process_commit(serve, seeded_any: str) -> None:
+    server = serve(seeded_any)
     req = urllib.request.Request(server.url + "/events")
     with urllib.request.urlopen(req, timeout=10) as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
@@ -254,7 +264,7 @@ def test_events_arrive_within_a_second_of_another_process_commit(serve, seeded: 
                 "-c",
                 "import honker,sys,time; db=honker.open(sys.argv[1]); "
                 "db.queue('emails').enqueue({'n': 1}); print(time.time())",
-                seeded,
+                seeded_any,
             ],
             capture_output=True,
             text=True,

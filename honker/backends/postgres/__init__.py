@@ -5,8 +5,9 @@ folder imports psycopg: the URL and its options (``config.py``), the pool and
 transactions (``backend.py``, ``transaction.py``), user SQL parameters
 (``params.py``), the operations (``ops.py``) over the SQL of ``sql/`` (named
 queries and numbered migrations, applied by ``migrate.py``), the
-LISTEN/NOTIFY change feed (``changes.py``) and error translation
-(``errors.py``). Imported only when ``honker.open()`` is given a
+LISTEN/NOTIFY change feed (``changes.py``), error translation
+(``errors.py``), the throughput counters (``history.py``) and the command
+line's read-only inspector (``inspect.py``). Imported only when ``honker.open()`` is given a
 ``postgresql://`` URL (docs/postgres.md).
 """
 

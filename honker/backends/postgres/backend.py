@@ -14,6 +14,8 @@ server. The schema is created and migrated on open (``migrate.py``).
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -25,13 +27,16 @@ from psycopg.pq import ExecStatus
 from ..._errors import (
     ConfigError,
     DatabaseClosedError,
+    HonkerError,
     NestedTransactionError,
     ParameterError,
 )
+from .._idle_flush import IdleFlush
 from . import params as _params
 from .changes import ChangeFeed, Changes
 from .config import PgConfig, parse
 from .errors import TRANSLATED, translate
+from .history import FLUSH_EVERY_S, KEEP_S, Counted, Tally
 from .migrate import migrate
 from .ops import PostgresOps
 from .sql import queries
@@ -52,11 +57,12 @@ POOL_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10
 
 Conn = psycopg.Connection[tuple[Any, ...]]
+log = logging.getLogger("honker.postgres")
 TUPLES_OK = ExecStatus.TUPLES_OK
 
 # Statements a write() runs without a transaction of its own making. Each is
 # one atomic statement that leaves no waiter anything new to find (a job
-# claimed, acked or heartbeaten; reads), so it runs in autocommit: one round
+# claimed, acked or heartbeaten; when the next claim is due), so it runs in autocommit: one round
 # trip instead of BEGIN, statement, COMMIT, and no NOTIFY, or every listening
 # worker process would wake for every other worker's claim and ack (with many
 # workers those wake-ups cost more CPU than the jobs: bench/postgres.py). A
@@ -69,13 +75,15 @@ QUIET = (
     "heartbeat",
     "next_claim_in",
     "next_claim_at",
-    "get_job",
-    "now",
 )
 
 
 class PostgresBackend:
     """One PostgreSQL database and schema (implements ``honker.backends.base.Backend``)."""
+
+    # Times are the server's (unixepoch() in sql/), never this client's
+    # (base.py, Backend.local_clock).
+    local_clock = False
 
     def __init__(
         self,
@@ -108,6 +116,16 @@ class PostgresBackend:
         self._close_lock = threading.Lock()
         self._feed: ChangeFeed | None = None
         self._feed_lock = threading.Lock()
+        # The throughput history (history.py): each open write transaction's
+        # counts, by id() of its connection, and the counts not yet written.
+        self._tally: Tally | None = Tally() if history else None
+        self._counts: dict[int, list[tuple[str, int]]] = {}
+        self._idle_flush = IdleFlush(
+            FLUSH_EVERY_S,
+            lambda: self.write(lambda ops: None),
+            lambda: self._tally is not None and bool(self._tally.committed),
+            lambda: self._closed,
+        )
         try:
             with self._connect() as conn:
                 migrate(conn, self.schema)
@@ -163,7 +181,8 @@ class PostgresBackend:
             res = cur.pgresult
             return cur.fetchall() if res is not None and res.status == TUPLES_OK else []
 
-        return PostgresOps(fetch, self.schema)
+        # A write transaction's operations count finished jobs (history.py).
+        return PostgresOps(fetch, self.schema, self._counts.get(id(cur.connection)))
 
     # -- write transactions ---------------------------------------------------
     def in_transaction(self) -> bool:
@@ -189,14 +208,33 @@ class PostgresBackend:
                 raise self._translate(exc) from None
             raise
         self._local.depth = 1
+        if self._tally is not None:
+            self._counts[id(conn)] = []
         return conn
 
     def _end(self, conn: Conn, commit: bool, begun: bool = True) -> None:
         """Commit (with NOTIFY if the transaction wrote) or roll back, and give
-        the connection back; without ``begun`` there is no transaction to end."""
+        the connection back. Without ``begun`` (a write() that ran only
+        ``QUIET`` statements, each committed on its own) there is no
+        transaction to end, unless the throughput history is due to be
+        written: then one is begun for it."""
+        counts = self._counts.pop(id(conn), None)
+        # An aborted transaction cannot commit (COMMIT raises below): no flush.
+        aborted = conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
+        flush = commit and not aborted and counts is not None
+        tally = self._tally
+        if flush and not begun and tally is not None and tally.due():
+            # (An unlocked peek: take() decides under its lock; at worst an
+            # empty transaction commits.)
+            if counts or tally.committed:
+                conn.execute("BEGIN")
+                begun = True
+        taken = self._flush(conn, counts) if flush and begun and counts is not None else None
+        committed = False
         try:
             if begun:
                 conn.execute(self._q["commit"] if commit else "ROLLBACK")
+            committed = commit
         except TRANSLATED as exc:
             err = self._translate(exc)
             if not conn.closed:
@@ -208,6 +246,46 @@ class PostgresBackend:
         finally:
             self._local.depth = 0
             self._pool.putconn(conn)
+            tally = self._tally
+            if tally is not None and counts is not None:
+                tally.settle(counts, taken, committed)
+                if tally.committed:
+                    self._idle_flush.arm()
+
+    # -- throughput counters (history.py) --------------------------------------
+    def _flush(self, conn: Conn, counts: list[tuple[str, int]]) -> Counted | None:
+        """Write the counts into the transaction being committed, if a flush
+        is due; what it wrote (None: nothing).
+
+        In a savepoint of its own: a failed flush is undone alone and never
+        fails the caller's commit; its counts wait for the next.
+        """
+        tally = self._tally
+        grab = None if tally is None else tally.take(counts)
+        if tally is None or grab is None:
+            return None
+        taken, prune = grab
+        try:
+            with conn.cursor() as cur:
+                ops = self._ops_for(cur)
+                cur.execute("SAVEPOINT honker_history")
+                Tally.write(taken, counts, ops.add_throughput)
+                if prune:
+                    ops.prune_throughput(KEEP_S)
+                cur.execute("RELEASE SAVEPOINT honker_history")
+        except psycopg.Error as exc:
+            try:
+                conn.execute("ROLLBACK TO SAVEPOINT honker_history")
+                conn.execute("RELEASE SAVEPOINT honker_history")
+            except psycopg.Error:
+                pass  # the connection is gone: COMMIT reports why
+            tally.give_back(taken)
+            log.warning(
+                "throughput history not written (kept for the next commit): %s",
+                self._cfg.scrub(str(exc)),
+            )
+            return None
+        return taken
 
     def transaction(self) -> PgTxGuard:
         return PgTxGuard(self)
@@ -311,6 +389,14 @@ class PostgresBackend:
         with self._close_lock:
             if self._closed:
                 return
+            self._idle_flush.cancel()
+            tally = self._tally
+            if tally is not None and tally.committed:
+                try:  # the last counts (best effort)
+                    tally.flushed_at = -math.inf
+                    self.write(lambda ops: None)
+                except HonkerError as exc:
+                    log.warning("throughput history not written at close: %s", exc)
             self._closed = True
         with self._feed_lock:
             feed, self._feed = self._feed, None

@@ -146,8 +146,11 @@ class Changes:
         """Nothing to drop: a NOTIFY names no commit this read could be matched to."""
 
     def generation(self) -> int:
-        """Unknown (-1): listeners do not share reads on PostgreSQL yet."""
-        return -1
+        """The feed's count of fan-outs: it changes before any subscriber of this
+        Database is woken (``mark`` counts nothing here), so listeners of one
+        channel share a read begun while it stayed the same (``_notify.py``)."""
+        feed = self._feed
+        return -1 if feed is None else feed.generation
 
     def busy(self) -> None:
         """Nothing to stop: the process's one LISTEN connection serves every feed."""
@@ -181,6 +184,9 @@ class ChangeFeed:
         self._subs: weakref.WeakSet[Changes] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._closed = False
+        # Bumped before every fan-out (a NOTIFY, the safety tick, a reconnect):
+        # a read begun while it stayed the same covers every tick sent so far.
+        self.generation = 0
         self._listener = _Listener.join(conninfo, self, scrub)
 
     def subscribe(self) -> Changes:
@@ -198,6 +204,7 @@ class ChangeFeed:
 
     def _tick_all(self) -> None:
         with self._lock:
+            self.generation += 1
             subs = list(self._subs)
         for sub in subs:
             sub._tick()

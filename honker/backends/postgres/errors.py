@@ -12,6 +12,7 @@ from collections.abc import Callable
 import psycopg
 import psycopg_pool
 
+from ... import _marshal
 from ..._errors import (
     BusyError,
     DatabaseError,
@@ -29,8 +30,9 @@ _BY_STATE: dict[str, type[DatabaseError]] = {
     "53100": DiskFullError,  # disk_full
 }
 
-# What translate() turns into honker errors.
-TRANSLATED = (psycopg.Error, psycopg_pool.PoolTimeout, OverflowError)
+# What translate() turns into honker errors: psycopg's, an int too large to
+# bind, and text that cannot be encoded as UTF-8 (a lone surrogate), as on SQLite.
+TRANSLATED = (psycopg.Error, psycopg_pool.PoolTimeout, OverflowError, UnicodeEncodeError)
 
 
 def _same(text: str) -> str:
@@ -49,6 +51,8 @@ def translate(exc: BaseException, scrub: Callable[[str], str] = _same) -> BaseEx
         )
     if isinstance(exc, OverflowError):
         return ParameterError(f"SQL parameter out of range: {exc}")
+    if isinstance(exc, UnicodeEncodeError):
+        return _marshal.text_error(exc, "PostgreSQL")
     if isinstance(exc, psycopg.Error):
         state = exc.sqlstate or ""
         cls = _BY_STATE.get(state, DatabaseError)

@@ -88,7 +88,13 @@ class PgTransaction:
                 raise self._backend._translate(exc) from None
 
     def notify(self, channel: str, payload: Any) -> int:
-        """Queue a notification on ``channel`` (not on PostgreSQL yet: raises)."""
+        """Insert a notification on ``channel``, delivered to listeners at commit; its id.
+
+        Semantics: as on SQLite (the payload is stored as JSON text; rolled
+        back with the transaction); ids of one channel become visible in id
+        order (``ops/pubsub.py``), so this transaction holds the channel's
+        order lock until it ends: other notifiers of the channel wait for it.
+        """
         channel = _marshal.str_arg("channel", channel)
         text = _marshal.json_payload(payload)
         return self._run(lambda ops: ops.notify(channel, text))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import math
 import sqlite3
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -26,6 +25,7 @@ from ..._errors import (
     NestedTransactionError,
     ParameterError,
 )
+from .._idle_flush import IdleFlush
 from . import functions as _functions
 from .connection import BUSY_TIMEOUT_MS, MIN_SQLITE, SYNCHRONOUS, connect, rollback, rows
 from .engine import schema
@@ -55,6 +55,9 @@ CLOSED = "Database is closed"
 
 class SQLiteBackend:
     """One open SQLite database file (implements ``honker.backends.base.Backend``)."""
+
+    # unixepoch() is this machine's clock (base.py, Backend.local_clock).
+    local_clock = True
 
     def __init__(
         self,
@@ -95,7 +98,12 @@ class SQLiteBackend:
         self._marks = Watermarks()
         self._guard: FileGuard | None = None
         self._tally: Tally | None = None
-        self._flush_timer: threading.Timer | None = None
+        self._idle_flush = IdleFlush(
+            FLUSH_EVERY_S,
+            lambda: self.write(lambda ops: None),
+            lambda: self._tally is not None and bool(self._tally.committed),
+            lambda: self._closed,
+        )
         try:
             writer = connect(path, synchronous)
         except TRANSLATED as exc:
@@ -163,7 +171,7 @@ class SQLiteBackend:
                 if tally is not None:
                     tally.settle(committed=True, flushed=flushed)
                     if tally.committed:
-                        self._arm_flush()
+                        self._idle_flush.arm()
                 if self._guard is not None:
                     self._guard.bound_wal(conn)
             else:
@@ -199,26 +207,6 @@ class SQLiteBackend:
             log.warning("throughput history not written (kept for the next commit): %s", exc)
             return False
         return True
-
-    def _arm_flush(self) -> None:
-        """Make sure counts left in memory are written within about a second,
-        even if no other write comes (a timer runs one empty write transaction)."""
-        if self._flush_timer is None and not self._closed:
-            timer = threading.Timer(FLUSH_EVERY_S, self._flush_idle)
-            timer.name = "honker-history"
-            timer.daemon = True
-            self._flush_timer = timer
-            timer.start()
-
-    def _flush_idle(self) -> None:
-        self._flush_timer = None
-        tally = self._tally
-        if self._closed or tally is None or not tally.committed or sys.is_finalizing():
-            return  # at exit this daemon thread may be frozen at any point: hold no slot
-        try:
-            self.write(lambda ops: None)
-        except HonkerError as exc:  # e.g. closed meanwhile, or busy for 5 s
-            log.warning("throughput history flush failed: %s", exc)
 
     def write(self, fn: Callable[[SQLiteOps], T], slot_timeout_s: float = -1) -> T:
         """``fn(ops)`` in its own write transaction (``slot_timeout_s``: how long to
@@ -338,9 +326,7 @@ class SQLiteBackend:
         with self._close_lock:
             if self._closed:
                 return
-            timer, self._flush_timer = self._flush_timer, None
-            if timer is not None:
-                timer.cancel()
+            self._idle_flush.cancel()
             tally = self._tally
             if tally is not None and tally.committed and not self._slot.locked():
                 try:  # the last counts (best effort: nothing waits past the busy timeout)

@@ -25,6 +25,7 @@ import urllib.parse
 from typing import Any
 
 from ..._errors import InspectError
+from ..base import empty_counts
 from .sql import Q
 
 HONKER_TABLES = (
@@ -69,17 +70,6 @@ def db_now(conn: sqlite3.Connection) -> int:
     return int(conn.execute(Q["now"]).fetchone()[0])
 
 
-def _empty_counts(name: str) -> dict[str, Any]:
-    return {
-        "queue": name,
-        "pending": 0,
-        "processing": 0,
-        "delayed": 0,
-        "dead": 0,
-        "oldest_run_at": None,
-    }
-
-
 def _live_counts(conn: sqlite3.Connection, now: int) -> dict[str, dict[str, Any]]:
     """Per queue: the four counts and ``oldest_run_at`` (of its pending jobs).
 
@@ -91,7 +81,7 @@ def _live_counts(conn: sqlite3.Connection, now: int) -> dict[str, dict[str, Any]
     counts: dict[str, dict[str, Any]] = {}
 
     def row(name: str) -> dict[str, Any]:
-        return counts.setdefault(name, _empty_counts(name))
+        return counts.setdefault(name, empty_counts(name))
 
     if "_honker_live" in tables:
         for name, total in conn.execute(Q["inspect_pending_totals"]).fetchall():
@@ -243,7 +233,7 @@ def overview(conn: sqlite3.Connection) -> dict[str, Any]:
             limits = _dicts(conn.execute(Q["inspect_rate_limits"]))
         streams, scheduled = stream_lags(conn), schedules(conn)
     for name in (*paused, *totals):
-        queues.setdefault(name, _empty_counts(name))
+        queues.setdefault(name, empty_counts(name))
     for name, item in queues.items():
         oldest = item.pop("oldest_run_at")
         item["oldest_due_age_s"] = now - oldest if item["pending"] and oldest is not None else None
@@ -271,6 +261,7 @@ class Inspector:
 
     def __init__(self, path: str) -> None:
         self._conn = open_readonly(path)
+        self.path = path  # as the CLI shows it
 
     def __enter__(self) -> Inspector:
         return self

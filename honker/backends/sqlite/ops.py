@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..base import ClaimRow, EventRow, Fire
-from . import inspect
+from . import inspect, transfer
 from .engine import locks, pubsub, ratelimit, results, scheduler, schema, streams
 from .engine import queue as jobs
 from .engine.queue import Watermarks
@@ -305,3 +305,19 @@ class SQLiteOps:
             locks.renew(conn, lock_name, owner, ttl_s)
         fires = scheduler.tick(conn, now_unix)
         return True, fires, scheduler.soonest(conn)
+
+    # -- moving a database (transfer.py) ----------------------------------------
+    def transfer_freeze(self) -> None:
+        """Nothing to do: the writer's transaction already holds the write lock."""
+
+    def transfer_count(self, table: str) -> int:
+        return transfer.count(self.conn, table)
+
+    def transfer_export(self, table: str, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+        return transfer.export(self.conn, table, batch)
+
+    def transfer_import(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        transfer.import_rows(self.conn, table, rows)
+
+    def held_claims(self) -> int:
+        return transfer.held_claims(self.conn)

@@ -13,7 +13,6 @@ import asyncio
 import textwrap
 import time
 
-import pytest
 from helpers import spawn_child, within
 
 import honker
@@ -117,7 +116,6 @@ def test_job_from_the_parent_wakes_a_claim_in_a_child(db: honker.Database, db_pa
     assert q.get_job(job_id) is None
 
 
-@pytest.mark.sqlite_only(reason="slice 3: notifications on PostgreSQL")
 async def test_notify_from_a_child_reaches_a_listener(db: honker.Database, db_path: str) -> None:
     listener = db.listen("events", fallback_poll_s=None)
     with spawn_child(NOTIFY_ON_GO, db_path) as child:

@@ -5,7 +5,7 @@ One module per concept, each a mixin over :class:`~._base.OpsBase` with its
 statements in the ``.sql`` file of the same concept: ``queues`` (queues and
 results), ``manage`` (job management, pause, throughput, the overview),
 ``pubsub`` (notify/listen, streams), ``coord`` (locks, rate limits, the
-scheduler). An operation PostgreSQL does not have yet raises
+scheduler), ``transfer`` (``honker migrate``). An operation PostgreSQL does not have yet raises
 :class:`honker.NotOnThisBackendError` (a ``NotImplementedError``) naming the
 feature; docs/postgres.md lists what works.
 """
@@ -17,9 +17,10 @@ from .coord import CoordOps
 from .manage import ManageOps
 from .pubsub import PubSubOps
 from .queues import QueueOps
+from .transfer import TransferOps
 
 
-class PostgresOps(QueueOps, ManageOps, PubSubOps, CoordOps):
+class PostgresOps(QueueOps, ManageOps, PubSubOps, CoordOps, TransferOps):
     """Operations over one open transaction (see ``honker/backends/base.py``)."""
 
     __slots__ = ()

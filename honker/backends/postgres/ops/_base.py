@@ -9,32 +9,32 @@ foreign ``tx=`` object passes its ``query(sql, params)`` (``backend.py``,
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn
+from typing import Any
 
-from ...._errors import NotOnThisBackendError
 from ..sql import queries
 
 # Run one statement with named parameters; its rows (none for a statement
 # without a result).
 Fetch = Callable[[str, Mapping[str, Any]], list[tuple[Any, ...]]]
-
-
-def missing(feature: str) -> NoReturn:
-    """Raise :class:`honker.NotOnThisBackendError` for a feature PostgreSQL lacks."""
-    raise NotOnThisBackendError(
-        f"{feature} is not available on PostgreSQL yet (docs/postgres.md lists what is); "
-        "use a SQLite database for it meanwhile"
-    )
+# Where an operation counts the jobs it finished, (queue, history kind) each,
+# for the throughput history (``history.py``); None: not counted.
+Counts = list[tuple[str, int]]
 
 
 class OpsBase:
     """One open transaction's statement runner; the concept modules' mixins use it."""
 
-    __slots__ = ("_fetch", "_q")
+    __slots__ = ("_counts", "_fetch", "_q")
 
-    def __init__(self, fetch: Fetch, schema: str) -> None:
+    def __init__(self, fetch: Fetch, schema: str, counts: Counts | None = None) -> None:
         self._fetch = fetch
         self._q = queries(schema)
+        self._counts = counts
+
+    def _tally(self, queue: str, kind: int, n: int = 1) -> None:
+        """Count ``n`` jobs of ``queue`` as ``history.KINDS[kind]`` (if counted)."""
+        if self._counts is not None:
+            self._counts.extend([(queue, kind)] * n)
 
     def _rows(self, name: str, **params: Any) -> list[tuple[Any, ...]]:
         return self._fetch(self._q[name], params)
@@ -52,7 +52,8 @@ class OpsBase:
         return []
 
     def schedule_rows(self) -> list[dict[str, Any]]:
-        """Every schedule: ``name``, ``queue``, ``cron_expr``, ``enabled``, ``next_fire_at``."""
+        """Every schedule, by name: ``name``, ``queue``, ``cron_expr``, ``enabled``,
+        ``next_fire_at``, ``priority``, ``expires_s``, ``max_attempts``."""
         return []
 
     def lock_rows(self) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...base import ClaimRow
+from ..history import COMPLETED, FAILED, RETRIED
 from ._base import OpsBase
 
 
@@ -53,8 +54,10 @@ class QueueOps(OpsBase):
                 "claim", queue=queue, worker_id=worker_id, timeout_s=timeout_s, n=n - len(claimed)
             )
             claimed += [row[:6] for row in rows if row[0] is not None]
-            if not rows[0][6]:  # nothing buried: nothing more to find behind them
+            buried = int(rows[0][6])
+            if not buried:  # nothing buried: nothing more to find behind them
                 break
+            self._tally(queue, FAILED, buried)
         return claimed
 
     def claim_or_next(
@@ -71,17 +74,29 @@ class QueueOps(OpsBase):
     def next_claim_at(self, queue: str) -> int:
         return int(self._rows("next_claim_at", queue=queue)[0][0])
 
+    # Finished jobs are counted for the throughput history (``history.py``):
+    # every job that reaches the dead letters counts as failed.
     def ack(self, job_id: int, worker_id: str) -> int:
-        return self._count("ack", id=job_id, worker_id=worker_id)
+        return self._finished("ack", COMPLETED, id=job_id, worker_id=worker_id)
 
     def ack_batch(self, job_ids: Sequence[int], worker_id: str) -> int:
-        return self._count("ack_batch", ids=list(job_ids), worker_id=worker_id)
+        return self._finished("ack_batch", COMPLETED, ids=list(job_ids), worker_id=worker_id)
 
     def retry(self, job_id: int, worker_id: str, delay_s: int, error: str) -> int:
-        return self._count("retry", id=job_id, worker_id=worker_id, delay_s=delay_s, error=error)
+        rows = self._rows("retry", id=job_id, worker_id=worker_id, delay_s=delay_s, error=error)
+        for queue, dead in rows:
+            self._tally(queue, FAILED if dead else RETRIED)
+        return len(rows)
 
     def fail(self, job_id: int, worker_id: str, error: str) -> int:
-        return self._count("fail", id=job_id, worker_id=worker_id, error=error)
+        return self._finished("fail", FAILED, id=job_id, worker_id=worker_id, error=error)
+
+    def _finished(self, name: str, kind: int, **params: Any) -> int:
+        """Run ``name`` (its rows end with the queue of each job it finished)."""
+        rows = self._rows(name, **params)
+        for row in rows:
+            self._tally(row[-1], kind)
+        return len(rows)
 
     def heartbeat(self, job_id: int, worker_id: str, extend_s: int) -> int:
         return self._count("heartbeat", id=job_id, worker_id=worker_id, extend_s=extend_s)
@@ -94,7 +109,9 @@ class QueueOps(OpsBase):
         return rows[0] if rows else None
 
     def sweep_expired(self, queue: str) -> int:
-        return self._count("sweep_expired", queue=queue)
+        n = self._count("sweep_expired", queue=queue)
+        self._tally(queue, FAILED, n)
+        return n
 
     def now(self) -> int:
         return int(self._rows("now")[0][0])

@@ -19,7 +19,7 @@ _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 # A line "-- include: other" stands for the text of section "other" (a shared fragment).
 _INCLUDE = re.compile(r"^[ \t]*-- include: (\w+)[ \t]*$", re.MULTILINE)
 _MIGRATION_FILE = re.compile(r"^(\d{3})_(\w+)\.sql$")
-# Statement ends: a `;` at the end of a line (function bodies keep theirs inside $$).
+# Statement ends: a `;` at the end of a line, outside a $$-quoted function body.
 _END = re.compile(r";[ \t]*$", re.MULTILINE)
 
 
@@ -42,7 +42,20 @@ def _sections(text: str) -> dict[str, str]:
 
 
 def _statements(body: str) -> tuple[str, ...]:
-    return tuple(s.strip() for s in _END.split(_strip_comments(body)) if s.strip())
+    """``body``'s statements: split at each ``;`` ending a line outside a
+    ``$$``-quoted function body (a PL/pgSQL body ends lines with ``;`` too)."""
+    found, current = [], []
+    for i, part in enumerate(_strip_comments(body).split("$$")):
+        if i % 2:  # inside $$ ... $$: kept whole
+            current.append(f"$${part}$$")
+            continue
+        pieces = _END.split(part)
+        current.append(pieces[0])
+        for piece in pieces[1:]:
+            found.append("".join(current))
+            current = [piece]
+    found.append("".join(current))
+    return tuple(s.strip() for s in found if s.strip())
 
 
 def fill(text: str, schema: str) -> str:

@@ -31,6 +31,7 @@ WITH pending AS (
     FROM {schema}._honker_live
    WHERE queue = %(queue)s::text AND state = 'pending' AND run_at <= {now}
      AND (expires_at IS NULL OR expires_at > {now})
+-- include: not_paused
    ORDER BY priority DESC, run_at, id
    LIMIT %(n)s::bigint
    FOR UPDATE SKIP LOCKED
@@ -39,6 +40,7 @@ WITH pending AS (
     FROM {schema}._honker_live
    WHERE queue = %(queue)s::text AND state = 'processing' AND claim_expires_at < {now}
      AND (expires_at IS NULL OR expires_at > {now})
+-- include: not_paused
    ORDER BY priority DESC, run_at, id
    LIMIT %(n)s::bigint
    FOR UPDATE SKIP LOCKED
@@ -72,6 +74,11 @@ SELECT c.id, c.queue, c.payload, c.worker_id, c.attempts, c.claim_expires_at,
   LEFT JOIN claimed c ON true
  ORDER BY c.priority DESC, c.run_at, c.id;
 
+-- name: not_paused
+-- A fragment: a paused queue (Queue.pause, sql/manage.sql) claims nothing and
+-- buries nothing; uncorrelated, so checked once per statement.
+     AND NOT EXISTS (SELECT 1 FROM {schema}._honkerpy_paused WHERE queue = %(queue)s::text)
+
 -- name: next_due
 -- A fragment: when the next job of %(queue)s becomes claimable (NULL: none). Exhausted
 -- and expired rows are ignored: nothing can claim them (docs/spec/engine.md §5.1).
@@ -98,6 +105,7 @@ SELECT
  - extract(epoch FROM clock_timestamp())::float8;
 
 -- name: ack
+-- RETURNING queue: the throughput history (history.py) counts per queue.
 DELETE FROM {schema}._honker_live
  WHERE id = %(id)s::bigint AND worker_id = %(worker_id)s::text AND claim_expires_at >= {now}
 RETURNING queue;
@@ -122,7 +130,7 @@ WITH job AS (
      SET state = 'pending', run_at = {now} + %(delay_s)s::bigint,
          worker_id = NULL, claim_expires_at = NULL
     FROM job WHERE l.id = job.id AND NOT job.last
-  RETURNING l.id
+  RETURNING l.id, l.queue
 ), gone AS (
   DELETE FROM {schema}._honker_live
    WHERE id IN (SELECT id FROM job WHERE last)
@@ -133,9 +141,10 @@ WITH job AS (
   SELECT id, queue, payload, priority, run_at, max_attempts, attempts,
          %(error)s::text, created_at
     FROM gone
-  RETURNING id
+  RETURNING queue
 )
-SELECT id FROM requeued UNION ALL SELECT id FROM buried;
+-- (queue, dead): a retried job, or one that died on its last attempt.
+SELECT queue, false FROM requeued UNION ALL SELECT queue, true FROM buried;
 
 -- name: fail
 WITH gone AS (
@@ -149,7 +158,7 @@ INSERT INTO {schema}._honker_dead
 SELECT id, queue, payload, priority, run_at, max_attempts, attempts,
        %(error)s::text, created_at
   FROM gone
-RETURNING id;
+RETURNING id, queue;
 
 -- name: heartbeat
 UPDATE {schema}._honker_live SET claim_expires_at = {now} + %(extend_s)s::bigint

@@ -40,7 +40,7 @@ def _statements(body: str) -> list[str]:
 SCHEMA: dict[str, list[str]] = {k: _statements(v) for k, v in _sections("schema.sql").items()}
 Q: dict[str, str] = {
     k: _strip_comments(v).rstrip(";")
-    for filename in ("queries.sql", "inspect.sql", "manage.sql", "history.sql")
+    for filename in ("queries.sql", "inspect.sql", "manage.sql", "history.sql", "transfer.sql")
     for k, v in _sections(filename).items()
 }
 
