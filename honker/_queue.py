@@ -10,6 +10,7 @@ Semantics shared by every method:
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from . import _manage, _results, _txjoin
@@ -23,12 +24,14 @@ from ._marshal import (
     json_payload,
     str_arg,
 )
-from ._waiting import Wait, until
+from ._waiting import Next, Wait
 from .backends.base import JOB_COLUMNS
 
 if TYPE_CHECKING:
     from ._database import Database
     from .backends.base import Changes
+
+log = logging.getLogger("honker.queue")
 
 DEFAULT_VISIBILITY_TIMEOUT_S = 300
 DEFAULT_MAX_ATTEMPTS = 3
@@ -467,8 +470,17 @@ class _WorkerQueueIter:
     def __aiter__(self) -> _WorkerQueueIter:
         return self
 
-    async def __anext__(self) -> Job:
-        return await until(self._updates, self._step)
+    def __anext__(self) -> Next[Job]:
+        """The next claimed job: an awaitable that is both a coroutine and an
+        asyncio Future (honker/_waiting.py ``Next``), so that
+        ``asyncio.wait_for(it.__anext__(), t)`` costs what ``async for`` does.
+
+        Semantics: a wait that is cancelled or times out never strands a job:
+        either the job is returned, or nothing was claimed, or (a job claimed
+        in the background for a consumer cancelled before it resumed) the
+        claim is released at once (:meth:`_release`).
+        """
+        return Next(self._updates, self._step, self._release)
 
     def _step(self) -> Job | Wait:
         """One transaction: claim, or learn when the next job becomes due."""
@@ -482,6 +494,21 @@ class _WorkerQueueIter:
             due_in = max(0.0, due_in)
             timeout = due_in if timeout is None else min(timeout, due_in)
         return Wait(timeout)
+
+    def _release(self, job: Job) -> None:
+        """Undo the claim of a job its consumer never received: the row is
+        pending again with its attempt given back, and other workers wake
+        (tests/conformance/test_claim_cancellation.py)."""
+        job_id, worker_id, attempts = job.id, job.worker_id, job.attempts
+        try:
+            self.queue.db._write(lambda o: o.release_claim(job_id, worker_id, attempts))
+        except HonkerError as exc:  # e.g. closed meanwhile: the claim then expires
+            log.warning(
+                "claim of job %s not released (%s); it is claimable again after its "
+                "visibility timeout",
+                job_id,
+                exc,
+            )
 
     def close(self) -> None:
         """Unsubscribe from the watcher (also happens on garbage collection)."""

@@ -67,6 +67,9 @@ class SQLiteOps:
     def next_claim_at(self, queue: str) -> int:
         return jobs.next_claim_at(self.conn, queue)
 
+    def release_claim(self, job_id: int, worker_id: str, attempts: int) -> int:
+        return jobs.release_claim(self.conn, job_id, worker_id, attempts)
+
     def ack(self, job_id: int, worker_id: str) -> int:
         return jobs.ack(self.conn, job_id, worker_id)
 

@@ -71,6 +71,10 @@ class QueueOps(OpsBase):
     def next_claim_at(self, queue: str) -> int:
         return int(self._rows("next_claim_at", queue=queue)[0][0])
 
+    def release_claim(self, job_id: int, worker_id: str, attempts: int) -> int:
+        args = {"id": job_id, "worker_id": worker_id, "attempts": attempts}
+        return self._count("release_claim", **args)
+
     def ack(self, job_id: int, worker_id: str) -> int:
         return self._count("ack", id=job_id, worker_id=worker_id)
 

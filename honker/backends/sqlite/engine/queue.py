@@ -234,6 +234,12 @@ def _pick(conn: sqlite3.Connection, queue: str, n: int) -> list[int]:
     return ids
 
 
+def release_claim(conn: sqlite3.Connection, job_id: int, worker_id: str, attempts: int) -> int:
+    """Put a claim its consumer never received back as if never made (no
+    honker counterpart; honker's own row states only)."""
+    return conn.execute(Q["release_claim"], (job_id, worker_id, attempts)).rowcount
+
+
 def ack(conn: sqlite3.Connection, job_id: int, worker_id: str) -> int:
     """``honker_ack``: delete the row if our claim is still valid; 0 or 1."""
     row = conn.execute(Q["ack"], (job_id, worker_id)).fetchone()

@@ -199,6 +199,18 @@ UPDATE _honker_live
    AND NOT EXISTS (SELECT 1 FROM _honkerpy_paused WHERE queue = ?1)
 RETURNING id, queue, payload, worker_id, attempts, claim_expires_at;
 
+-- name: release_claim
+-- A claim whose job never reached its consumer (a cancelled wait) undone: the
+-- row as before the claim (pending, due as before, attempts restored; a claim
+-- taken over from an expired one comes back pending too, claimable all the
+-- same). Only our claim, still valid, made at attempt ?3. The row has attempts
+-- left (the claim required it), so no dead-letter pass needs to see it.
+UPDATE _honker_live
+   SET state = 'pending', worker_id = NULL, claim_expires_at = NULL,
+       attempts = attempts - 1
+ WHERE id = ?1 AND worker_id = ?2 AND attempts = ?3 AND state = 'processing'
+   AND claim_expires_at >= unixepoch();
+
 -- name: ack
 -- RETURNING queue: the throughput counters (engine/history.py) count per queue.
 DELETE FROM _honker_live
