@@ -176,8 +176,10 @@ class Queue:
     # -- per-job operations ---------------------------------------------------
     def ack(self, job_id: int, worker_id: str) -> bool:
         """Delete the job if ``worker_id`` still holds a valid claim on it."""
-        job = int_arg("job_id", job_id)
-        return bool(self.db._write(lambda o: o.ack(job, worker_id)))
+        job, name = int_arg("job_id", job_id), self.name
+        # The handle's name is the job's queue in the common case (a hint:
+        # the backend acks a job of another queue all the same).
+        return bool(self.db._write(lambda o: o.ack(job, worker_id, name)))
 
     def ack_batch(self, job_ids: Any, worker_id: str) -> int:
         """Ack many jobs in one transaction; returns how many were ours."""

@@ -75,7 +75,8 @@ class QueueOps(OpsBase):
         args = {"id": job_id, "worker_id": worker_id, "attempts": attempts}
         return self._count("release_claim", **args)
 
-    def ack(self, job_id: int, worker_id: str) -> int:
+    def ack(self, job_id: int, worker_id: str, queue: str | None = None) -> int:
+        """``queue`` (a hint) is not needed: the DELETE says what it removed."""
         return self._count("ack", id=job_id, worker_id=worker_id)
 
     def ack_batch(self, job_ids: Sequence[int], worker_id: str) -> int:

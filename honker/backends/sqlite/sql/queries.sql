@@ -131,6 +131,8 @@ SELECT id, priority, run_at, attempts >= max_attempts FROM _honker_live
 -- and return pass_marks (the dead-letter probe) with each row. Exhausted
 -- candidates are left alone here; when fewer than ?4 rows come back the claim
 -- goes on with claim_candidates, which buries them and walks lower levels.
+-- queue and worker_id are not returned: they are ?1 and ?2 (each TEXT value
+-- read back is a Python call of the connection's text factory).
 UPDATE _honker_live
    SET state = 'processing', worker_id = ?2,
        claim_expires_at = unixepoch() + ?3, attempts = attempts + 1
@@ -149,7 +151,7 @@ UPDATE _honker_live
    AND attempts < max_attempts
    -- a paused queue (Queue.pause) claims nothing; uncorrelated: checked once
    AND NOT EXISTS (SELECT 1 FROM _honkerpy_paused WHERE queue = ?1)
-RETURNING id, queue, payload, worker_id, attempts, claim_expires_at,
+RETURNING id, payload, attempts, claim_expires_at,
 -- include: pass_marks
 ;
 
@@ -216,6 +218,14 @@ UPDATE _honker_live
 DELETE FROM _honker_live
  WHERE id = ?1 AND worker_id = ?2 AND claim_expires_at >= unixepoch()
 RETURNING queue;
+
+-- name: ack_in_queue
+-- ack when the caller knows the job's queue (?3): the same row or none, and
+-- no RETURNING, which SQLite materialises in a temporary table (a tenth of a
+-- claim + ack cycle; docs/performance.md). A row of another queue is left
+-- alone here and acked by `ack`.
+DELETE FROM _honker_live
+ WHERE id = ?1 AND worker_id = ?2 AND claim_expires_at >= unixepoch() AND queue = ?3;
 
 -- name: ack_batch
 DELETE FROM _honker_live
