@@ -161,8 +161,11 @@ class SQLiteBackend:
                         tally.settle(committed=False, flushed=False)
                     raise err from None
                 if tally is not None:
-                    tally.settle(committed=True, flushed=flushed)
-                    if tally.committed:
+                    # The checks before the calls keep a commit that counted
+                    # nothing (a claim's) down to attribute reads.
+                    if tally.pending or flushed:
+                        tally.settle(committed=True, flushed=flushed)
+                    if tally.committed and self._flush_timer is None:
                         self._arm_flush()
                 if self._guard is not None:
                     self._guard.bound_wal(conn)
