@@ -10,7 +10,9 @@ Semantics shared by every method:
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from . import _manage, _results, _txjoin
@@ -24,7 +26,7 @@ from ._marshal import (
     json_payload,
     str_arg,
 )
-from ._waiting import Next, Wait
+from ._waiting import Next, Wait, until
 from .backends.base import JOB_COLUMNS
 
 if TYPE_CHECKING:
@@ -472,7 +474,7 @@ class _WorkerQueueIter:
     def __aiter__(self) -> _WorkerQueueIter:
         return self
 
-    def __anext__(self) -> Next[Job]:
+    def __anext__(self) -> Next[Job] | Coroutine[Any, Any, Job]:
         """The next claimed job: an awaitable that is both a coroutine and an
         asyncio Future (honker/_waiting.py ``Next``), so that
         ``asyncio.wait_for(it.__anext__(), t)`` costs what ``async for`` does.
@@ -480,8 +482,12 @@ class _WorkerQueueIter:
         Semantics: a wait that is cancelled or times out never strands a job:
         either the job is returned, or nothing was claimed, or (a job claimed
         in the background for a consumer cancelled before it resumed) the
-        claim is released at once (:meth:`_release`).
+        claim is released at once (:meth:`_release`). Called outside a running
+        event loop (``loop.run_until_complete(it.__anext__())``) it returns a
+        plain coroutine: a Future would belong to whatever loop is current.
         """
+        if asyncio._get_running_loop() is None:
+            return until(self._updates, self._step)
         return Next(self._updates, self._step, self._release)
 
     def _step(self) -> Job | Wait:

@@ -133,6 +133,20 @@ async def test_wait_for_zero_is_a_poll(db: honker.Database) -> None:
     assert processing_ids(db) == {job_id}
 
 
+def test_outside_a_running_loop_it_is_a_plain_coroutine(db: honker.Database) -> None:
+    """``loop.run_until_complete(it.__anext__())`` from synchronous code: a
+    Future made there would belong to another loop; a coroutine is returned."""
+    q = db.queue("q")
+    job_id = q.enqueue("x")
+    jobs = q.claim("w", idle_poll_s=None)
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(jobs.__anext__()).id == job_id
+    finally:
+        jobs.close()
+        loop.close()
+
+
 async def test_every_way_of_awaiting_gets_the_job(db: honker.Database) -> None:
     """The awaitable works as a coroutine and as a Future: ``await``,
     ``create_task``, ``ensure_future``, ``gather``, ``wait_for`` and
