@@ -96,6 +96,9 @@ _RELEASE_WAITER = getattr(asyncio.tasks, "_release_waiter", None)
 
 _NEW, _INLINE, _FUTURE = 0, 1, 2
 
+# asyncio.Future's own flag (a C descriptor), wrapped by Next's property below.
+_BLOCKING: Any = asyncio.Future.__dict__["_asyncio_future_blocking"]
+
 
 class Next(asyncio.Future[T]):
     """:func:`until` as an object that is both a coroutine and an asyncio Future:
@@ -108,8 +111,10 @@ class Next(asyncio.Future[T]):
 
     Semantics:
     - nothing runs until it is used, as with a coroutine: awaited, driven by
-      a Task (``asyncio.create_task``, ``asyncio.run``), or given a done
-      callback (``asyncio.wait_for``, ``gather``, ``ensure_future`` + await);
+      a Task (``asyncio.create_task``, ``asyncio.run``), or taken as a Future
+      (``asyncio.ensure_future``, and so ``wait_for`` and ``gather``, or a
+      done callback), which starts it at once, as ``ensure_future`` starts
+      the Task it makes of a coroutine;
     - awaited or driven by a Task: ``until`` runs in that task itself; a
       step's value is returned in the step that produced it, and a cancelled
       wait has run no step since it last waited, so nothing is lost;
@@ -205,6 +210,19 @@ class Next(asyncio.Future[T]):
             self._gen.close()
 
     # -- used as a Future --------------------------------------------------------
+    @property
+    def _asyncio_future_blocking(self) -> bool:
+        # asyncio.isfuture() reads this: ensure_future (wait_for, gather, ...)
+        # is taking this object as a Future, so it starts now, in the
+        # background, as the Task ensure_future makes of a coroutine would.
+        if self._mode == _NEW:
+            self._start()
+        return bool(_BLOCKING.__get__(self, Next))
+
+    @_asyncio_future_blocking.setter
+    def _asyncio_future_blocking(self, value: bool) -> None:
+        _BLOCKING.__set__(self, value)
+
     def add_done_callback(self, fn: Callable[[Next[T]], object], *, context: Any = None) -> None:
         if self._mode == _NEW:
             self._start()

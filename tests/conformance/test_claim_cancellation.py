@@ -133,6 +133,22 @@ async def test_wait_for_zero_is_a_poll(db: honker.Database) -> None:
     assert processing_ids(db) == {job_id}
 
 
+async def test_ensure_future_starts_it_in_the_background(db: honker.Database) -> None:
+    """As ``ensure_future`` starts the Task it makes of a coroutine, taking
+    the awaitable as a Future starts it: a ready job is claimed at once, a
+    later one while nobody awaits it yet."""
+    q = db.queue("q")
+    jobs = q.claim("w", idle_poll_s=None)
+    ready = q.enqueue("ready")
+    nxt = asyncio.ensure_future(jobs.__anext__())
+    assert nxt.done() and nxt.result().id == ready
+    waiting = asyncio.ensure_future(jobs.__anext__())
+    later = q.enqueue("later")
+    await async_wait_until(waiting.done, 10)  # never awaited, yet it claimed
+    assert waiting.result().id == later
+    assert processing_ids(db) == {ready, later}
+
+
 def test_outside_a_running_loop_it_is_a_plain_coroutine(db: honker.Database) -> None:
     """``loop.run_until_complete(it.__anext__())`` from synchronous code: a
     Future made there would belong to another loop; a coroutine is returned."""
