@@ -125,7 +125,11 @@ class Next(asyncio.Future[T]):
       it (its task cancelled while awaiting this Future) goes to ``undo`` at
       once: the claim iterator releases the job instead of stranding it;
     - ``asyncio.wait`` refuses coroutines, this one too: give it
-      ``asyncio.create_task(it.__anext__())``.
+      ``asyncio.create_task(it.__anext__())``;
+    - one consumer per object, as for a coroutine: a second task awaiting
+      the same Future and cancelled after the value arrived undoes it, even
+      if the first task got it (asyncio reads ``result()`` on every wake-up,
+      so who received the value cannot be told).
     """
 
     __slots__ = ("_changes", "_step", "_undo", "_mode", "_driver", "_gen")
