@@ -59,7 +59,7 @@ async def work(stop: asyncio.Event) -> None:
     stopping = asyncio.ensure_future(stop.wait())
     try:
         while True:
-            claiming = asyncio.ensure_future(claims.__anext__())
+            claiming = asyncio.create_task(claims.__anext__())
             await asyncio.wait({claiming, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not claiming.done():
                 claiming.cancel()

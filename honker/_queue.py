@@ -10,6 +10,10 @@ Semantics shared by every method:
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from . import _manage, _results, _txjoin
@@ -23,12 +27,19 @@ from ._marshal import (
     json_payload,
     str_arg,
 )
-from ._waiting import Wait, until
+from ._waiting import Next, Wait, until
 from .backends.base import JOB_COLUMNS
 
 if TYPE_CHECKING:
     from ._database import Database
     from .backends.base import Changes
+
+log = logging.getLogger("honker.queue")
+
+# Whether the claim iterator's __anext__ returns a Next (a coroutine that is
+# also a Future): only where asyncio.wait_for would wrap a coroutine in a Task
+# (Python 3.11; honker/_waiting.py, docs/performance.md).
+NEXT_AS_FUTURE = sys.version_info < (3, 12)
 
 DEFAULT_VISIBILITY_TIMEOUT_S = 300
 DEFAULT_MAX_ATTEMPTS = 3
@@ -181,9 +192,13 @@ class Queue:
         (on SQLite the same as ``SELECT honker_ack(?, ?)``; on PostgreSQL the
         row stays locked until commit, so a concurrent reclaim skips it).
         """
-        job = int_arg("job_id", job_id)
+        job, name = int_arg("job_id", job_id), self.name
         args = (job, worker_id)
-        return bool(_txjoin.run(self.db, tx, lambda o: o.ack(job, worker_id), "honker_ack", args))
+        # The handle's name is the job's queue in the common case (a hint:
+        # the backend acks a job of another queue all the same).
+        return bool(
+            _txjoin.run(self.db, tx, lambda o: o.ack(job, worker_id, name), "honker_ack", args)
+        )
 
     def ack_batch(self, job_ids: Any, worker_id: str) -> int:
         """Ack many jobs in one transaction; returns how many were ours."""
@@ -477,8 +492,24 @@ class _WorkerQueueIter:
     def __aiter__(self) -> _WorkerQueueIter:
         return self
 
-    async def __anext__(self) -> Job:
-        return await until(self._updates, self._step)
+    def __anext__(self) -> Next[Job] | Coroutine[Any, Any, Job]:
+        """The next claimed job: an awaitable that is both a coroutine and an
+        asyncio Future (honker/_waiting.py ``Next``), so that
+        ``asyncio.wait_for(it.__anext__(), t)`` costs what ``async for`` does.
+
+        Semantics: a wait that is cancelled or times out never strands a job:
+        either the job is returned, or nothing was claimed, or (a job claimed
+        in the background for a consumer cancelled before it resumed) the
+        claim is released at once (:meth:`_release`). Called outside a running
+        event loop (``loop.run_until_complete(it.__anext__())``) it returns a
+        plain coroutine: a Future would belong to whatever loop is current.
+        On Python 3.12+ it always does: ``wait_for`` is built on
+        ``asyncio.timeout`` there and wraps no Task, so a plain coroutine
+        costs the same and ``asyncio.wait`` accepts its Task as with honker.
+        """
+        if NEXT_AS_FUTURE is False or asyncio._get_running_loop() is None:
+            return until(self._updates, self._step)
+        return Next(self._updates, self._step, self._release)
 
     def _step(self) -> Job | Wait:
         """One transaction: claim, or learn when the next job becomes due."""
@@ -492,6 +523,21 @@ class _WorkerQueueIter:
             due_in = max(0.0, due_in)
             timeout = due_in if timeout is None else min(timeout, due_in)
         return Wait(timeout)
+
+    def _release(self, job: Job) -> None:
+        """Undo the claim of a job its consumer never received: the row is
+        pending again with its attempt given back, and other workers wake
+        (tests/conformance/test_claim_cancellation.py)."""
+        job_id, worker_id, attempts = job.id, job.worker_id, job.attempts
+        try:
+            self.queue.db._write(lambda o: o.release_claim(job_id, worker_id, attempts))
+        except HonkerError as exc:  # e.g. closed meanwhile: the claim then expires
+            log.warning(
+                "claim of job %s not released (%s); it is claimable again after its "
+                "visibility timeout",
+                job_id,
+                exc,
+            )
 
     def close(self) -> None:
         """Unsubscribe from the watcher (also happens on garbage collection)."""

@@ -119,7 +119,9 @@ def role_worker(path: str, index: int) -> None:
         halt = asyncio.ensure_future(stopped.wait())
         try:
             while True:
-                nxt = asyncio.ensure_future(anext(jobs))
+                # A task: asyncio.wait refuses the claim iterator's awaitable,
+                # which is also a coroutine (honker/_waiting.py Next).
+                nxt = asyncio.create_task(anext(jobs))
                 await asyncio.wait([nxt, halt], return_when=asyncio.FIRST_COMPLETED)
                 if not nxt.done():
                     nxt.cancel()

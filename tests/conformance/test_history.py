@@ -47,6 +47,23 @@ def test_acks_retries_and_fails_are_counted(db: honker.Database) -> None:
     assert _manage.throughput_totals(db)["q"] == {"completed": 4, "failed": 2, "retried": 1}
 
 
+def test_an_ack_through_another_queues_handle_counts_for_the_jobs_queue(
+    db: honker.Database,
+) -> None:
+    """Job-id operations act whatever queue the handle names; the ack is
+    counted for the job's own queue (the handle's name is only a hint)."""
+    a, b = db.queue("a"), db.queue("b")
+    b.enqueue("x")
+    job = b.claim_one("w")
+    assert job is not None
+    assert a.ack(job.id, "w") is True
+    assert b.get_job(job.id) is None
+    assert a.ack(job.id, "w") is False  # gone: nothing acked, nothing counted twice
+    _flush_now(db)
+    assert _minute(b) == {"completed": 1, "failed": 0, "retried": 0}
+    assert _minute(a) == {"completed": 0, "failed": 0, "retried": 0}
+
+
 def test_every_way_to_the_dead_letters_counts_as_failed(db: honker.Database) -> None:
     q = db.queue("q", max_attempts=1)
     q.enqueue("exhausted")

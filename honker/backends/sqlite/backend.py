@@ -169,7 +169,10 @@ class SQLiteBackend:
                         tally.settle(committed=False, flushed=False)
                     raise err from None
                 if tally is not None:
-                    tally.settle(committed=True, flushed=flushed)
+                    # The checks before the calls keep a commit that counted
+                    # nothing (a claim's) down to attribute reads.
+                    if tally.pending or flushed:
+                        tally.settle(committed=True, flushed=flushed)
                     if tally.committed:
                         self._idle_flush.arm()
                 if self._guard is not None:

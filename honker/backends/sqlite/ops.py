@@ -67,8 +67,11 @@ class SQLiteOps:
     def next_claim_at(self, queue: str) -> int:
         return jobs.next_claim_at(self.conn, queue)
 
-    def ack(self, job_id: int, worker_id: str) -> int:
-        return jobs.ack(self.conn, job_id, worker_id)
+    def release_claim(self, job_id: int, worker_id: str, attempts: int) -> int:
+        return jobs.release_claim(self.conn, job_id, worker_id, attempts)
+
+    def ack(self, job_id: int, worker_id: str, queue: str | None = None) -> int:
+        return jobs.ack(self.conn, job_id, worker_id, queue)
 
     def ack_batch(self, job_ids: Sequence[int], worker_id: str) -> int:
         return jobs.ack_batch(self.conn, json.dumps(list(job_ids)), worker_id)

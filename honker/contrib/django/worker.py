@@ -218,7 +218,9 @@ class _Worker:
         stopping = asyncio.ensure_future(self.stop.wait())
         try:
             while not self.stop.is_set():
-                claiming = asyncio.ensure_future(self.claims.__anext__())
+                # A task, not ensure_future: asyncio.wait refuses the claim
+                # iterator's awaitable, which is also a coroutine (_waiting.Next).
+                claiming = asyncio.create_task(self.claims.__anext__())
                 await asyncio.wait({claiming, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 if not claiming.done():
                     # Cancelling a claim that is waiting loses nothing: a claim

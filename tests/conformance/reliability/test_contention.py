@@ -63,7 +63,7 @@ async def main():
     ).start()
     jobs = q.claim(wid, idle_poll_s=0.2)
     while not stop.is_set():
-        nxt = asyncio.ensure_future(anext(jobs))
+        nxt = asyncio.create_task(anext(jobs))  # asyncio.wait takes tasks, not coroutines
         halt = asyncio.ensure_future(stop.wait())
         await asyncio.wait([nxt, halt], return_when=asyncio.FIRST_COMPLETED)
         halt.cancel()

@@ -74,9 +74,14 @@ class QueueOps(OpsBase):
     def next_claim_at(self, queue: str) -> int:
         return int(self._rows("next_claim_at", queue=queue)[0][0])
 
+    def release_claim(self, job_id: int, worker_id: str, attempts: int) -> int:
+        args = {"id": job_id, "worker_id": worker_id, "attempts": attempts}
+        return self._count("release_claim", **args)
+
     # Finished jobs are counted for the throughput history (``history.py``):
     # every job that reaches the dead letters counts as failed.
-    def ack(self, job_id: int, worker_id: str) -> int:
+    def ack(self, job_id: int, worker_id: str, queue: str | None = None) -> int:
+        """``queue`` (a hint) is not needed: the DELETE says what it removed."""
         return self._finished("ack", COMPLETED, id=job_id, worker_id=worker_id)
 
     def ack_batch(self, job_ids: Sequence[int], worker_id: str) -> int:

@@ -104,6 +104,18 @@ SELECT
 -- include: next_due
  - extract(epoch FROM clock_timestamp())::float8;
 
+-- name: release_claim
+-- A claim whose job never reached its consumer (a cancelled wait) undone: the
+-- row as before the claim (pending, due as before, attempts restored). Only
+-- our claim, still valid, made at attempt %(attempts)s.
+UPDATE {schema}._honker_live
+   SET state = 'pending', worker_id = NULL, claim_expires_at = NULL,
+       attempts = attempts - 1
+ WHERE id = %(id)s::bigint AND worker_id = %(worker_id)s::text
+   AND attempts = %(attempts)s::bigint AND state = 'processing'
+   AND claim_expires_at >= {now}
+RETURNING id;
+
 -- name: ack
 -- RETURNING queue: the throughput history (history.py) counts per queue.
 DELETE FROM {schema}._honker_live

@@ -182,10 +182,10 @@ def claim_batch(
     rows = top.fetchall()
     if mark is not None:
         if rows:
-            _passed(conn, queue, marks, mark, *rows[0][6:])  # type: ignore[arg-type]
+            _passed(conn, queue, marks, mark, *rows[0][4:])  # type: ignore[arg-type]
         else:
             _deadletter_exhausted(conn, queue, marks)
-    claimed: list[ClaimRow] = [row[:6] for row in rows]
+    claimed: list[ClaimRow] = [(r[0], queue, r[1], worker_id, r[2], r[3]) for r in rows]
     if not claimed and conn.execute(Q["queue_paused"], (queue,)).fetchone()[0]:
         return claimed  # paused: claim_top claimed nothing, and nothing below either
     if len(claimed) < n:
@@ -234,8 +234,22 @@ def _pick(conn: sqlite3.Connection, queue: str, n: int) -> list[int]:
     return ids
 
 
-def ack(conn: sqlite3.Connection, job_id: int, worker_id: str) -> int:
-    """``honker_ack``: delete the row if our claim is still valid; 0 or 1."""
+def release_claim(conn: sqlite3.Connection, job_id: int, worker_id: str, attempts: int) -> int:
+    """Put a claim its consumer never received back as if never made (no
+    honker counterpart; honker's own row states only)."""
+    return conn.execute(Q["release_claim"], (job_id, worker_id, attempts)).rowcount
+
+
+def ack(conn: sqlite3.Connection, job_id: int, worker_id: str, queue: str | None = None) -> int:
+    """``honker_ack``: delete the row if our claim is still valid; 0 or 1.
+
+    ``queue``: the job's queue if the caller knows it (a claimed Job does),
+    which lets the common case skip RETURNING (``ack_in_queue``); a wrong
+    one costs a second statement and changes nothing.
+    """
+    if queue is not None and conn.execute(Q["ack_in_queue"], (job_id, worker_id, queue)).rowcount:
+        history.count(conn, queue, history.COMPLETED)
+        return 1
     row = conn.execute(Q["ack"], (job_id, worker_id)).fetchone()
     if row is None:
         return 0

@@ -131,6 +131,8 @@ SELECT id, priority, run_at, attempts >= max_attempts FROM _honker_live
 -- and return pass_marks (the dead-letter probe) with each row. Exhausted
 -- candidates are left alone here; when fewer than ?4 rows come back the claim
 -- goes on with claim_candidates, which buries them and walks lower levels.
+-- queue and worker_id are not returned: they are ?1 and ?2 (each TEXT value
+-- read back is a Python call of the connection's text factory).
 UPDATE _honker_live
    SET state = 'processing', worker_id = ?2,
        claim_expires_at = unixepoch() + ?3, attempts = attempts + 1
@@ -149,7 +151,7 @@ UPDATE _honker_live
    AND attempts < max_attempts
    -- a paused queue (Queue.pause) claims nothing; uncorrelated: checked once
    AND NOT EXISTS (SELECT 1 FROM _honkerpy_paused WHERE queue = ?1)
-RETURNING id, queue, payload, worker_id, attempts, claim_expires_at,
+RETURNING id, payload, attempts, claim_expires_at,
 -- include: pass_marks
 ;
 
@@ -199,11 +201,31 @@ UPDATE _honker_live
    AND NOT EXISTS (SELECT 1 FROM _honkerpy_paused WHERE queue = ?1)
 RETURNING id, queue, payload, worker_id, attempts, claim_expires_at;
 
+-- name: release_claim
+-- A claim whose job never reached its consumer (a cancelled wait) undone: the
+-- row as before the claim (pending, due as before, attempts restored; a claim
+-- taken over from an expired one comes back pending too, claimable all the
+-- same). Only our claim, still valid, made at attempt ?3. The row has attempts
+-- left (the claim required it), so no dead-letter pass needs to see it.
+UPDATE _honker_live
+   SET state = 'pending', worker_id = NULL, claim_expires_at = NULL,
+       attempts = attempts - 1
+ WHERE id = ?1 AND worker_id = ?2 AND attempts = ?3 AND state = 'processing'
+   AND claim_expires_at >= unixepoch();
+
 -- name: ack
 -- RETURNING queue: the throughput counters (engine/history.py) count per queue.
 DELETE FROM _honker_live
  WHERE id = ?1 AND worker_id = ?2 AND claim_expires_at >= unixepoch()
 RETURNING queue;
+
+-- name: ack_in_queue
+-- ack when the caller knows the job's queue (?3): the same row or none, and
+-- no RETURNING, which SQLite materialises in a temporary table (a tenth of a
+-- claim + ack cycle; docs/performance.md). A row of another queue is left
+-- alone here and acked by `ack`.
+DELETE FROM _honker_live
+ WHERE id = ?1 AND worker_id = ?2 AND claim_expires_at >= unixepoch() AND queue = ?3;
 
 -- name: ack_batch
 DELETE FROM _honker_live
