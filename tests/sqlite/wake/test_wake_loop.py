@@ -581,7 +581,7 @@ async def test_a_busy_consumer_drops_the_watch_and_misses_no_commit(
     jobs = q.claim("w", idle_poll_s=None)
     hub = _hub(db)
     loop = asyncio.get_running_loop()
-    waiter = asyncio.ensure_future(anext(jobs))
+    waiter = asyncio.create_task(anext(jobs))  # a Task starts it now
     await asyncio.sleep(0)  # waits: the watch is on
     waker = hub._wakers[loop]
     assert waker.registered and waker._events.watching
