@@ -59,7 +59,7 @@ from helpers import Child, spawn_child  # noqa: E402
 from pg_server import PgServer  # noqa: E402
 
 import honker  # noqa: E402
-from honker.backends.postgres.backend import QUIET  # noqa: E402
+from honker.backends.postgres.backend import QUIET, SOLO  # noqa: E402
 from honker.backends.postgres.sql import queries  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -139,7 +139,8 @@ def procrastinate_app(url: str) -> Any:
 
 class Bare:
     """Bare psycopg: honker's statements on one autocommit connection, with
-    honker's transaction boundaries (BEGIN; statement; NOTIFY + COMMIT)."""
+    honker's transaction boundaries (BEGIN; statement; NOTIFY + COMMIT; or one
+    autocommit statement where honker's write() runs one: QUIET, SOLO)."""
 
     def __init__(self, url: str, q: dict[str, str]) -> None:
         self.conn = psycopg.connect(url, autocommit=True)
@@ -148,6 +149,8 @@ class Bare:
     def tx(self, name: str, **params: Any) -> list[tuple[Any, ...]]:
         if name in QUIET:  # one statement in autocommit, as honker's write() runs it
             return self.conn.execute(self.q[name], params).fetchall()
+        if name in SOLO:  # the row and its NOTIFY in one autocommit statement, as honker's
+            return self.conn.execute(self.q[SOLO[name]], params).fetchall()
         self.conn.execute("BEGIN")
         rows = self.conn.execute(self.q[name], params).fetchall()
         self.conn.execute(self.q["commit"])

@@ -69,9 +69,10 @@ class Database:
     def _tx_depth(self) -> int:
         return int(self._backend.in_transaction())
 
-    def _write(self, fn: Callable[[Ops], T]) -> T:
-        """``fn(ops)`` in a write transaction of its own."""
-        return self._backend.write(fn)
+    def _write(self, fn: Callable[[Ops], T], *, single: bool = False) -> T:
+        """``fn(ops)`` in a write transaction of its own (``single``: ``fn`` runs
+        one single-statement operation; see ``Backend.write``)."""
+        return self._backend.write(fn, single=single)
 
     def _read(self, fn: Callable[[Ops], T]) -> T:
         """``fn(ops)`` on a reader (committed data, no write lock)."""

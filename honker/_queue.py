@@ -134,7 +134,10 @@ class Queue:
             self.max_attempts if max_attempts is None else int_arg("max_attempts", max_attempts),
             None if expires is None else duration_arg("expires", expires),
         )
-        return _txjoin.run(self.db, tx, lambda o: o.enqueue(*args), "honker_enqueue", args)
+        # One statement: a backend may commit it in one round trip (single=True).
+        return _txjoin.run(
+            self.db, tx, lambda o: o.enqueue(*args), "honker_enqueue", args, single=True
+        )
 
     # -- claiming -------------------------------------------------------------
     def claim_batch(self, worker_id: str, n: int) -> list[Job]:

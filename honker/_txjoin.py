@@ -20,15 +20,24 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def run(db: Database, tx: Any, fn: Callable[[Ops], T], sql_name: str, sql_args: Sequence[Any]) -> T:
-    """``fn(ops)`` in ``tx`` if given (else its own transaction).
+def run(
+    db: Database,
+    tx: Any,
+    fn: Callable[[Ops], T],
+    sql_name: str,
+    sql_args: Sequence[Any],
+    *,
+    single: bool = False,
+) -> T:
+    """``fn(ops)`` in ``tx`` if given (else its own transaction; ``single``:
+    ``fn`` is one single-statement operation, ``Backend.write``).
 
     A foreign ``tx`` (a DB-API-like object with ``query``) goes to the
     backend's ``run_foreign``: SQLite calls ``SELECT sql_name(*sql_args)``,
     the registered SQL function that runs the same operation.
     """
     if tx is None:
-        return db._write(fn)
+        return db._write(fn, single=single)
     backend = db._backend
     if backend.owns(tx):
         return backend.run_in(tx, fn)

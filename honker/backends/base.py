@@ -391,8 +391,11 @@ class Backend(Protocol):
         """A user-facing write transaction: commits on success, rolls back on error."""
         ...
 
-    def write(self, fn: Callable[[Ops], T]) -> T:
-        """``fn(ops)`` in a write transaction of its own; committed when it returns."""
+    def write(self, fn: Callable[[Ops], T], *, single: bool = False) -> T:
+        """``fn(ops)`` in a write transaction of its own; committed when it returns.
+
+        ``single``: the caller promises ``fn`` runs one operation of one
+        statement, which a backend may then commit in fewer round trips."""
         ...
 
     def read(self, fn: Callable[[Ops], T]) -> T:

@@ -10,7 +10,9 @@ write of its own and notifies: the silence is checked with ``history=False``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
+import psycopg
 import pytest
 
 import honker
@@ -69,3 +71,30 @@ def test_writes_that_can_wake_someone_notify(
         with db.transaction() as tx:  # a user's transaction: its own SQL may matter to anyone
             assert job.ack(tx=tx)
     assert changes.wait_sync(5) is True, f"{operation} ticks"
+
+
+def test_an_enqueue_of_its_own_commits_with_its_notify_in_one_statement(
+    pg_url: str, admin: Any
+) -> None:
+    """``q.enqueue()`` without ``tx=`` runs ``enqueue_solo``: one autocommit
+    statement whose NOTIFY a listening session receives with the row visible;
+    inside a transaction the plain statement runs and the commit notifies."""
+    db = honker.open(pg_url, history=False)
+    try:
+        q = db.queue("q")
+        listen = psycopg.connect(admin.info.dsn, autocommit=True)
+        try:
+            schema = pg_url.split("schema=")[1].split("&")[0]
+            listen.execute(f"LISTEN honker_changes_{schema}")
+            job_id = q.enqueue({"n": 1})
+            notes = list(listen.notifies(timeout=5, stop_after=1))
+            assert len(notes) == 1
+            assert db.query("SELECT count(*) AS n FROM _honker_live")[0]["n"] == 1
+            with db.transaction() as tx:
+                second = q.enqueue({"n": 2}, tx=tx)
+            assert len(list(listen.notifies(timeout=5, stop_after=1))) == 1
+            assert second > job_id
+        finally:
+            listen.close()
+    finally:
+        db.close()

@@ -76,6 +76,10 @@ QUIET = (
     "next_claim_in",
     "next_claim_at",
 )
+# A write(single=True) whose one statement has a whole-transaction variant
+# runs that variant in autocommit: the row and its NOTIFY in one round trip
+# (a Queue.enqueue without tx=: the producer's half of the wake-up latency).
+SOLO = {"enqueue": "enqueue_solo"}
 
 
 class PostgresBackend:
@@ -111,6 +115,7 @@ class PostgresBackend:
         self.schema = self._cfg.schema
         self._q = queries(self.schema)
         self._quiet = frozenset(self._q[name] for name in QUIET)
+        self._solo = {self._q[name]: self._q[solo] for name, solo in SOLO.items()}
         self._local = threading.local()
         self._closed = False
         self._close_lock = threading.Lock()
@@ -167,14 +172,25 @@ class PostgresBackend:
             return DatabaseClosedError(CLOSED)
         return translate(exc, self._cfg.scrub)
 
-    def _ops_for(self, cur: psycopg.Cursor[Any], begun: list[bool] | None = None) -> PostgresOps:
+    def _ops_for(
+        self, cur: psycopg.Cursor[Any], begun: list[bool] | None = None, single: bool = False
+    ) -> PostgresOps:
         """Operations on ``cur``. With ``begun`` (a write()'s), ``BEGIN`` is sent
-        before the first statement not in ``QUIET`` and ``begun[0]`` set."""
+        before the first statement not in ``QUIET`` and ``begun[0]`` set; with
+        ``single`` too, a statement of ``SOLO`` runs as its whole-transaction
+        variant instead, and no other statement may follow it."""
+        solo_ran = False
 
         def fetch(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+            nonlocal solo_ran
             if begun is not None and not begun[0] and sql not in self._quiet:
-                cur.execute("BEGIN")
-                begun[0] = True
+                if solo_ran:  # write(single=True) promised one statement
+                    raise RuntimeError("honker: a single-statement write ran a second statement")
+                if single and sql in self._solo:
+                    sql, solo_ran = self._solo[sql], True
+                else:
+                    cur.execute("BEGIN")
+                    begun[0] = True
             cur.execute(sql, params)
             # The result's status, not cur.description (which builds a Column
             # object per column on every call: measurable on every claim).
@@ -290,7 +306,7 @@ class PostgresBackend:
     def transaction(self) -> PgTxGuard:
         return PgTxGuard(self)
 
-    def write(self, fn: Callable[[PostgresOps], T]) -> T:
+    def write(self, fn: Callable[[PostgresOps], T], *, single: bool = False) -> T:
         """``fn(ops)`` in a write transaction of its own.
 
         Semantics: the ``QUIET`` statements ``fn`` runs before its first other
@@ -299,13 +315,15 @@ class PostgresBackend:
         first other statement, whose commit NOTIFYs if it wrote. An exception
         rolls that transaction back; a quiet statement already ran (as a
         worker killed right after it would have: a claim then expires).
+        ``single`` (``fn`` runs one statement): a statement of ``SOLO`` runs
+        as one autocommit statement that also NOTIFYs, in one round trip.
         """
         conn = self._begin(begin=False)
         ok = False
         begun = [False]
         try:
             with conn.cursor() as cur:
-                result = fn(self._ops_for(cur, begun))
+                result = fn(self._ops_for(cur, begun, single))
             ok = True
         except TRANSLATED as exc:
             raise self._translate(exc) from None

@@ -211,9 +211,12 @@ class SQLiteBackend:
             return False
         return True
 
-    def write(self, fn: Callable[[SQLiteOps], T], slot_timeout_s: float = -1) -> T:
+    def write(
+        self, fn: Callable[[SQLiteOps], T], slot_timeout_s: float = -1, *, single: bool = False
+    ) -> T:
         """``fn(ops)`` in its own write transaction (``slot_timeout_s``: how long to
-        wait for this Database's writer slot; -1 for as long as it takes)."""
+        wait for this Database's writer slot; -1 for as long as it takes).
+        ``single`` changes nothing here: a SQLite commit is no round trip."""
         conn = self._begin(slot_timeout_s)
         ok = False
         try:

@@ -16,7 +16,17 @@ INSERT INTO {schema}._honker_live (queue, payload, run_at, priority, max_attempt
 VALUES (%(queue)s::text, %(payload)s::text,
         COALESCE({now} + %(delay)s::bigint, %(run_at)s::bigint, {now}),
         %(priority)s::bigint, %(max_attempts)s::bigint, {now} + %(expires)s::bigint)
-RETURNING id;
+RETURNING id
+
+-- name: enqueue_solo
+-- `enqueue` as a transaction of its own, one statement in autocommit: the row
+-- and the change feed's NOTIFY (as `commit` sends it) commit together, in one
+-- round trip instead of BEGIN, INSERT, NOTIFY + COMMIT (backend.py,
+-- write(single=True): a Queue.enqueue without tx=).
+WITH job AS (
+  -- include: enqueue
+)
+SELECT job.id FROM job, (SELECT pg_notify('honker_changes_{schema}', '')) AS tick;
 
 -- name: claim
 -- One claim pass: lock up to n candidates in claim order from each place a
