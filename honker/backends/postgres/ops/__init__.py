@@ -5,9 +5,9 @@ One module per concept, each a mixin over :class:`~._base.OpsBase` with its
 statements in the ``.sql`` file of the same concept: ``queues`` (queues and
 results), ``manage`` (job management, pause, throughput, the overview),
 ``pubsub`` (notify/listen, streams), ``coord`` (locks, rate limits, the
-scheduler), ``transfer`` (``honker migrate``). An operation PostgreSQL does not have yet raises
-:class:`honker.NotOnThisBackendError` (a ``NotImplementedError``) naming the
-feature; docs/postgres.md lists what works.
+scheduler), ``transfer`` (``honker migrate``). Every operation of
+``honker/backends/base.py`` is here; docs/postgres.md says where a semantic
+differs from SQLite's.
 """
 
 from __future__ import annotations
