@@ -30,7 +30,6 @@ by the first feed and closed with the last:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -43,8 +42,7 @@ from typing import Any
 import psycopg
 
 from ..._errors import WatcherDiedError
-from .._wakeup import resolve as _resolve
-from .._wakeup import wake_soon as _wake_soon
+from .._subscription import Subscription
 
 log = logging.getLogger("honker.postgres")
 
@@ -57,90 +55,15 @@ LISTEN_WAIT_S = 10.0
 CONNECT_TIMEOUT_S = 10
 
 
-class Changes:
-    """One subscription to the feed (implements ``honker.backends.base.Changes``)."""
+class Changes(Subscription):
+    """One subscription to the feed (implements ``honker.backends.base.Changes``;
+    ``backends/_subscription.py`` holds the part shared with SQLite's)."""
 
-    __slots__ = (
-        "path",
-        "_lock",
-        "_pending",
-        "_error",
-        "_event",
-        "_waiter",
-        "_loop",
-        "_feed",
-        "__weakref__",
-    )
+    __slots__ = ("_feed",)
 
     def __init__(self, feed: ChangeFeed) -> None:
-        self.path = feed.path
-        self._lock = threading.Lock()
-        self._pending = False
-        self._error: BaseException | None = None
-        self._event = threading.Event()
-        self._waiter: asyncio.Future[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        super().__init__(feed.path)
         self._feed: ChangeFeed | None = feed
-
-    # -- called from the feed's thread ----------------------------------------
-    def _tick(self) -> None:
-        with self._lock:
-            if self._pending or self._error is not None:
-                return
-            self._pending = True
-            waiter, loop = self._waiter, self._loop
-            self._event.set()
-        if waiter is not None and loop is not None:
-            _wake_soon(loop, waiter)
-
-    def _die(self, error: BaseException) -> None:
-        with self._lock:
-            if self._error is not None:
-                return
-            self._error = error
-            waiter, loop = self._waiter, self._loop
-            self._event.set()
-        if waiter is not None and loop is not None:
-            _wake_soon(loop, waiter)
-
-    # -- consumer side --------------------------------------------------------
-    def _take(self) -> bool:
-        if self._pending:
-            self._pending = False
-            self._event.clear()
-            return True
-        if self._error is not None:
-            raise self._error
-        return False
-
-    async def wait(self, timeout: float | None) -> bool:
-        """Wait for a tick (True) or ``timeout`` seconds (False; None: forever)."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            if self._take():
-                return True
-            fut: asyncio.Future[None] = loop.create_future()
-            self._waiter, self._loop = fut, loop
-        timer = None if timeout is None else loop.call_later(max(0.0, timeout), _resolve, fut)
-        try:
-            await fut
-        finally:
-            if timer is not None:
-                timer.cancel()
-            with self._lock:
-                if self._waiter is fut:
-                    self._waiter = None
-        with self._lock:
-            return self._take()
-
-    def wait_sync(self, timeout: float | None) -> bool:
-        """Blocking form of :meth:`wait` for threads without an event loop."""
-        with self._lock:
-            if self._take():
-                return True
-        self._event.wait(timeout)
-        with self._lock:
-            return self._take()
 
     def mark(self) -> None:
         """Nothing to drop: a NOTIFY names no commit this read could be matched to."""
@@ -154,13 +77,6 @@ class Changes:
 
     def busy(self) -> None:
         """Nothing to stop: the process's one LISTEN connection serves every feed."""
-
-    def __aiter__(self) -> Changes:
-        return self
-
-    async def __anext__(self) -> None:
-        while not await self.wait(None):
-            pass
 
     def close(self) -> None:
         """Unsubscribe; later waits raise :class:`honker.WatcherDiedError`. Idempotent."""

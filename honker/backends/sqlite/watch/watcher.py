@@ -29,8 +29,7 @@ import weakref
 from typing import TYPE_CHECKING
 
 from ...._errors import ConfigError, WatcherDiedError
-from ..._wakeup import resolve as _resolve
-from ..._wakeup import wake_soon as _wake_soon
+from ..._subscription import Subscription
 from .detectors import LoopWaker, _DataVersion, _ShmCounter, commit_counter, make_detector
 
 if TYPE_CHECKING:
@@ -102,120 +101,31 @@ def _rust_debug(s: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-class UpdateEvents:
+class UpdateEvents(Subscription):
     """One subscription to the watcher's ticks; an async iterator of ``None``.
 
-    Semantics:
+    Semantics (``backends/_subscription.py`` holds the shared part):
     - a tick that arrives before the first ``await`` is kept (at most one);
     - after the watcher dies every wait raises :class:`WatcherDiedError`;
     - ``close()`` unsubscribes; garbage collection does too.
     """
 
-    __slots__ = (
-        "path",
-        "_lock",
-        "_pending",
-        "_error",
-        "_event",
-        "_sync_waiters",
-        "_waiter",
-        "_loop",
-        "_hub",
-        "_seen",
-        "__weakref__",
-    )
+    __slots__ = ("_hub",)
 
     def __init__(self, hub: UpdateWatcher) -> None:
-        self.path = hub.path
-        self._lock = threading.Lock()
-        self._pending = False
-        self._error: BaseException | None = None
-        self._event = threading.Event()  # set by a tick while a thread waits
-        self._sync_waiters = 0
-        self._waiter: asyncio.Future[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        super().__init__(hub.path)
         self._hub: UpdateWatcher | None = hub
-        self._seen: int | None = None  # the commit counter when our last read began
 
-    # -- called from the watcher thread -------------------------------------
-    def _tick(self, counter: int | None = None) -> None:
-        with self._lock:
-            if self._pending or self._error is not None:
-                return
-            if counter is not None and counter == self._seen:
-                return  # our read began after this commit: nothing new for us
-            self._pending = True
-            waiter, loop = self._waiter, self._loop
-            if self._sync_waiters:
-                self._event.set()
-        if waiter is not None and loop is not None:
-            if loop is asyncio._get_running_loop():
-                _resolve(waiter)  # fired from the waiter's own loop (LoopWaker)
-            else:
-                _wake_soon(loop, waiter)
-
-    def _die(self, error: BaseException) -> None:
-        with self._lock:
-            if self._error is not None:
-                return
-            self._error = error
-            waiter, loop = self._waiter, self._loop
-        self._event.set()
-        if waiter is not None and loop is not None:
-            _wake_soon(loop, waiter)
-
-    # -- consumer side ------------------------------------------------------
-    def _take(self) -> bool:
-        """Consume a pending tick (caller holds the lock); raise if dead."""
-        if self._pending:
-            self._pending = False
-            return True
-        if self._error is not None:
-            raise self._error
-        return False
-
-    async def wait(self, timeout: float | None) -> bool:
-        """Wait for a tick or ``timeout`` seconds (None: forever); True on a tick."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            if self._take():
-                return True
-            fut: asyncio.Future[None] = loop.create_future()
-            self._waiter, self._loop = fut, loop
+    def _arm(self, loop: asyncio.AbstractEventLoop | None) -> tuple[UpdateWatcher, object] | None:
+        """The kernel watch this waiter needs (``UpdateWatcher.arm``), with the
+        watcher that armed it: a close during the wait must not skip the disarm."""
         hub = self._hub
-        armed = None if hub is None else hub.arm(loop)
-        timer = None if timeout is None else loop.call_later(max(0.0, timeout), _resolve, fut)
-        try:
-            await fut
-        finally:
-            if timer is not None:
-                timer.cancel()
-            if hub is not None:
-                hub.disarm(armed)
-            with self._lock:
-                if self._waiter is fut:
-                    self._waiter = None
-        with self._lock:
-            return self._take()
+        return None if hub is None else (hub, hub.arm(loop))
 
-    def wait_sync(self, timeout: float | None) -> bool:
-        """Blocking form of :meth:`wait` for threads without an event loop."""
-        with self._lock:
-            if self._take():
-                return True
-            self._event.clear()
-            self._sync_waiters += 1
-        hub = self._hub
-        armed = None if hub is None else hub.arm(None)
-        try:
-            self._event.wait(timeout)
-        finally:
-            if hub is not None:
-                hub.disarm(armed)
-            with self._lock:
-                self._sync_waiters -= 1
-        with self._lock:
-            return self._take()
+    def _disarm(self, armed: tuple[UpdateWatcher, object] | None) -> None:
+        if armed is not None:
+            hub, token = armed
+            hub.disarm(token)
 
     def mark(self) -> None:
         """The subscriber is about to read: drop the pending tick and remember the
@@ -246,14 +156,6 @@ class UpdateEvents:
         hub = self._hub
         if hub is not None and hub.backend == "kernel":
             hub.busy(asyncio._get_running_loop())
-
-    def __aiter__(self) -> UpdateEvents:
-        return self
-
-    async def __anext__(self) -> None:
-        while not await self.wait(None):
-            pass
-        return None
 
     def close(self) -> None:
         """Unsubscribe; later waits raise :class:`WatcherDiedError`."""
