@@ -60,7 +60,7 @@ from pg_server import PgServer  # noqa: E402
 
 import honker  # noqa: E402
 from honker.backends.postgres.backend import QUIET, SOLO  # noqa: E402
-from honker.backends.postgres.sql import queries  # noqa: E402
+from honker.backends.postgres.sql import queries, with_limit  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SYSTEMS = ("honker", "bare", "procrastinate")
@@ -170,7 +170,9 @@ class Bare:
         return int(row[0])
 
     def claim(self, queue: str, worker: str, n: int) -> list[int]:
-        rows = self.tx("claim", queue=queue, worker_id=worker, timeout_s=VT, n=n)
+        # one autocommit statement (QUIET), its row limit a literal, as honker's
+        sql = with_limit(self.q["claim"], n)
+        rows = self.conn.execute(sql, {"queue": queue, "worker_id": worker, "timeout_s": VT}).fetchall()
         return [r[0] for r in rows if r[0] is not None]
 
     def close(self) -> None:
@@ -317,15 +319,16 @@ BARE_WORKER = textwrap.dedent(
     """
     import sys
     import psycopg
-    from honker.backends.postgres.sql import queries
+    from honker.backends.postgres.sql import queries, with_limit
 
     Q = queries("bare")
+    CLAIM = with_limit(Q["claim"], 1)
     conn = psycopg.connect(sys.argv[1], autocommit=True)
-    claim = {"queue": "e2e", "worker_id": sys.argv[2], "timeout_s": 300, "n": 1}
+    claim = {"queue": "e2e", "worker_id": sys.argv[2], "timeout_s": 300}
     print("ready", flush=True)
     sys.stdin.readline()
     while True:  # the claim and the ack each one statement in autocommit, as honker runs them
-        (row,) = conn.execute(Q["claim"], claim).fetchall()
+        (row,) = conn.execute(CLAIM, claim).fetchall()
         if row[0] is None:
             break
         conn.execute(Q["ack"], {"id": row[0], "worker_id": sys.argv[2]}).fetchall()
@@ -426,16 +429,17 @@ BARE_WAITER = textwrap.dedent(
     """
     import json, sys, time
     import psycopg
-    from honker.backends.postgres.sql import queries
+    from honker.backends.postgres.sql import queries, with_limit
 
     Q = queries("bare")
+    CLAIM = with_limit(Q["claim"], 1)
     conn = psycopg.connect(sys.argv[1], autocommit=True)
     listen = psycopg.connect(sys.argv[1], autocommit=True)
     listen.execute("LISTEN honker_changes_bare")
-    claim = {"queue": "wake", "worker_id": "waiter", "timeout_s": 300, "n": 1}
+    claim = {"queue": "wake", "worker_id": "waiter", "timeout_s": 300}
     print("ready", flush=True)
     while True:  # the claim and the ack each one statement in autocommit, as honker runs them
-        (row,) = conn.execute(Q["claim"], claim).fetchall()
+        (row,) = conn.execute(CLAIM, claim).fetchall()
         if row[0] is None:
             for _ in listen.notifies(timeout=5.0, stop_after=1):
                 pass

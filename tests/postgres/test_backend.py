@@ -15,7 +15,7 @@ from helpers import sql, wait_until, within
 
 import honker
 from honker.backends.postgres import params
-from honker.backends.postgres.sql import MIGRATIONS, queries
+from honker.backends.postgres.sql import MIGRATIONS, queries, with_limit
 
 # -- opening ------------------------------------------------------------------------
 
@@ -176,12 +176,41 @@ def test_the_claim_walks_the_pending_index(db: honker.Database, admin, schema: s
         )
     q.enqueue(2, delay=60)
     admin.execute(f"ANALYZE {schema}._honker_live")
-    sql = "EXPLAIN " + queries(schema)["claim"]
-    args = {"queue": "deep", "worker_id": "w", "timeout_s": 60, "n": 1}
+    sql = "EXPLAIN " + with_limit(queries(schema)["claim"], 1)
+    args = {"queue": "deep", "worker_id": "w", "timeout_s": 60}
     plan = "\n".join(r[0] for r in admin.execute(sql, args).fetchall())
     assert "_honker_live_pending" in plan, plan
     assert "Seq Scan on _honker_live" not in plan, plan
     assert q.claim_one("w") is not None
+
+
+def test_the_claim_reuses_its_cached_plan(pg_server: Any, schema: str) -> None:
+    """The claim's row limit is a literal (sql.with_limit), so PostgreSQL
+    reuses one cached plan: with a ``LIMIT $n`` parameter it planned the claim
+    on every call, which cost more than running it (bench/postgres.py). Single
+    claims and batch claims each get theirs; the claims stay quiet (no BEGIN)."""
+    db = honker.open(pg_server.url(schema=schema, pool_size="1"))
+    try:
+        q = db.queue("q")
+        with db.transaction() as tx:
+            for i in range(100):
+                q.enqueue(i, tx=tx)
+        # psycopg prepares a statement at its 6th run; PostgreSQL plans the
+        # first 5 runs of a prepared statement anew, then keeps its plan.
+        for _ in range(20):
+            assert q.claim_one("w") is not None
+            assert len(q.claim_batch("w", 3)) == 3
+        with db.transaction() as tx:  # the pool's one connection: the claims' own
+            rows = tx.query(
+                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE '%%claimed AS%%'"
+            )
+        assert len(rows) == 2, rows
+        for row in rows:
+            assert row["generic_plans"] >= 8, row
+            assert row["custom_plans"] <= 5, row
+    finally:
+        db.close()
 
 
 def test_a_small_pool_serves_many_threads(pg_server: Any, schema: str) -> None:

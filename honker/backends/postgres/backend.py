@@ -39,7 +39,7 @@ from .errors import TRANSLATED, translate
 from .history import FLUSH_EVERY_S, KEEP_S, Counted, Tally
 from .migrate import migrate
 from .ops import PostgresOps
-from .sql import queries
+from .sql import queries, template
 from .transaction import PgTransaction, PgTxGuard, dict_rows
 
 T = TypeVar("T")
@@ -183,7 +183,7 @@ class PostgresBackend:
 
         def fetch(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
             nonlocal solo_ran
-            if begun is not None and not begun[0] and sql not in self._quiet:
+            if begun is not None and not begun[0] and template(sql) not in self._quiet:
                 if solo_ran:  # write(single=True) promised one statement
                     raise RuntimeError("honker: a single-statement write ran a second statement")
                 if single and sql in self._solo:

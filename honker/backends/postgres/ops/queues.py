@@ -7,6 +7,7 @@ from typing import Any
 
 from ...base import ClaimRow
 from ..history import COMPLETED, FAILED, RETRIED
+from ..sql import with_limit
 from ._base import OpsBase
 
 
@@ -50,9 +51,8 @@ class QueueOps(OpsBase):
         """
         claimed: list[ClaimRow] = []
         while len(claimed) < n:
-            rows = self._rows(
-                "claim", queue=queue, worker_id=worker_id, timeout_s=timeout_s, n=n - len(claimed)
-            )
+            sql = with_limit(self._q["claim"], n - len(claimed))
+            rows = self._fetch(sql, {"queue": queue, "worker_id": worker_id, "timeout_s": timeout_s})
             claimed += [row[:6] for row in rows if row[0] is not None]
             buried = int(rows[0][6])
             if not buried:  # nothing buried: nothing more to find behind them

@@ -110,4 +110,27 @@ def queries(schema: str) -> dict[str, str]:
     return {name: fill(text, schema) for name, text in _QUERIES.items()}
 
 
-__all__ = ["MIGRATIONS", "SCHEMA_SETUP", "Migration", "fill", "queries"]
+# Each with_limit() text → the statement it was filled from (backend.py's
+# QUIET check reads it). Bounded: a text forgotten here only runs as an
+# ordinary write (BEGIN ... COMMIT), never wrongly.
+_FILLED_FROM: dict[str, str] = {}
+
+
+@functools.lru_cache(maxsize=256)
+def with_limit(text: str, n: int) -> str:
+    """``text`` (a statement of :func:`queries`) with its ``{n}`` made the literal
+    ``n``: a statement whose row limit is a literal gets a plan PostgreSQL
+    caches and reuses, where a ``LIMIT $n`` parameter makes it plan every call."""
+    filled = text.replace("{n}", str(int(n)))
+    if len(_FILLED_FROM) >= 4096:
+        _FILLED_FROM.clear()
+    _FILLED_FROM[filled] = text
+    return filled
+
+
+def template(sql: str) -> str:
+    """The statement ``sql`` was filled from by :func:`with_limit` (else ``sql``)."""
+    return _FILLED_FROM.get(sql, sql)
+
+
+__all__ = ["MIGRATIONS", "SCHEMA_SETUP", "Migration", "fill", "queries", "template", "with_limit"]

@@ -36,6 +36,10 @@ SELECT job.id FROM job, (SELECT pg_notify('honker_changes_{schema}', '')) AS tic
 -- ("max attempts exceeded"). SKIP LOCKED: concurrent claimers never wait for
 -- each other and never get the same row. The last row always comes back, with
 -- `buried` set, so a pass that only buried rows says so (the caller goes on).
+-- `{n}` is a literal integer, filled in per call (sql.with_limit): with a
+-- `LIMIT $n` parameter the planner's generic plan guesses 10 % of the queue,
+-- so PostgreSQL never reuses it and plans this statement on every call (more
+-- than its execution time); with a literal the cached plan is reused.
 WITH pending AS (
   SELECT id, priority, run_at, attempts >= max_attempts AS exhausted
     FROM {schema}._honker_live
@@ -43,7 +47,7 @@ WITH pending AS (
      AND (expires_at IS NULL OR expires_at > {now})
 -- include: not_paused
    ORDER BY priority DESC, run_at, id
-   LIMIT %(n)s::bigint
+   LIMIT {n}
    FOR UPDATE SKIP LOCKED
 ), reclaim AS (
   SELECT id, priority, run_at, attempts >= max_attempts AS exhausted
@@ -52,12 +56,12 @@ WITH pending AS (
      AND (expires_at IS NULL OR expires_at > {now})
 -- include: not_paused
    ORDER BY priority DESC, run_at, id
-   LIMIT %(n)s::bigint
+   LIMIT {n}
    FOR UPDATE SKIP LOCKED
 ), chosen AS (
   SELECT * FROM (SELECT * FROM pending UNION ALL SELECT * FROM reclaim) c
    ORDER BY priority DESC, run_at, id
-   LIMIT %(n)s::bigint
+   LIMIT {n}
 ), claimed AS (
   UPDATE {schema}._honker_live l
      SET state = 'processing', worker_id = %(worker_id)s::text,
