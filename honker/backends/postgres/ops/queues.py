@@ -52,7 +52,8 @@ class QueueOps(OpsBase):
         claimed: list[ClaimRow] = []
         while len(claimed) < n:
             sql = with_limit(self._q["claim"], n - len(claimed))
-            rows = self._fetch(sql, {"queue": queue, "worker_id": worker_id, "timeout_s": timeout_s})
+            args = {"queue": queue, "worker_id": worker_id, "timeout_s": timeout_s}
+            rows = self._fetch(sql, args)
             claimed += [row[:6] for row in rows if row[0] is not None]
             buried = int(rows[0][6])
             if not buried:  # nothing buried: nothing more to find behind them
