@@ -35,7 +35,7 @@ from .engine.history import detach as detach_tally
 from .engine.queue import Watermarks
 from .errors import TRANSLATED, translate
 from .fileguard import FileGuard
-from .ops import SQLiteOps
+from .ops import SQLiteOps, WriteOps
 from .transaction import Transaction, _TxDepthGuard
 from .watch import shmfd as _shmfd
 from .watch.detectors import default_backend, probe
@@ -109,7 +109,8 @@ class SQLiteBackend:
         except TRANSLATED as exc:
             raise translate(exc) from None
         self._writer: sqlite3.Connection | None = writer
-        self._ops = SQLiteOps(writer, self._marks)
+        self._ops = SQLiteOps(writer, self._marks)  # a db.transaction()'s
+        self._write_ops = WriteOps(writer, self._marks, self._settle_autocommitted)  # write()'s
         try:
             self.path: str = writer.execute("PRAGMA database_list").fetchone()[2] or path
             _functions.register(writer, self._marks)
@@ -132,7 +133,9 @@ class SQLiteBackend:
     def in_transaction(self) -> bool:
         return bool(getattr(self._local, "depth", 0))
 
-    def _begin(self, slot_timeout_s: float = -1) -> sqlite3.Connection:
+    def _begin(self, slot_timeout_s: float = -1, begin: bool = True) -> sqlite3.Connection:
+        """The writer slot and connection, ``BEGIN IMMEDIATE`` sent unless
+        ``begin`` is False (write(): its WriteOps sends it when needed)."""
         if getattr(self._local, "depth", 0):
             raise NestedTransactionError(NESTED_TX)
         if not self._slot.acquire(blocking=False) and not self._slot.acquire(True, slot_timeout_s):
@@ -145,7 +148,8 @@ class SQLiteBackend:
             if self._guard is not None:
                 watcher = self._watcher
                 self._guard.check(watcher_died=watcher is not None and not watcher.alive)
-            conn.execute("BEGIN IMMEDIATE")
+            if begin:
+                conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             self._slot.release()
             raise translate(exc) from None
@@ -155,9 +159,30 @@ class SQLiteBackend:
         self._local.depth = 1
         return conn
 
-    def _end(self, conn: sqlite3.Connection, commit: bool) -> None:
+    def _settle_autocommitted(self) -> None:
+        """Counts made by statements that committed on their own (autocommit)
+        are committed counts (run before a write() begins its transaction,
+        and at its end when it began none)."""
+        tally = self._tally
+        if tally is not None and tally.pending:
+            tally.settle(committed=True, flushed=False)
+
+    def _end(self, conn: sqlite3.Connection, commit: bool, begun: bool = True) -> None:
+        """Commit (``commit``) or roll back, and give the slot back. Without
+        ``begun`` (a write() whose statements each committed on their own)
+        there is nothing to end, unless the throughput history is due to be
+        written: then a transaction is begun for it."""
         tally = self._tally
         try:
+            if not begun:
+                self._settle_autocommitted()
+                flush_due = commit and tally is not None and tally.due()
+                if not (flush_due and self._open_for_flush(conn)):
+                    if tally is not None and tally.committed:
+                        self._idle_flush.arm()
+                    if commit and self._guard is not None:
+                        self._guard.bound_wal(conn)
+                    return
             if commit:
                 flushed = tally is not None and tally.due() and self._flush(conn, tally)
                 try:
@@ -191,6 +216,17 @@ class SQLiteBackend:
 
     # -- throughput counters (engine/history.py) --------------------------------
     @staticmethod
+    def _open_for_flush(conn: sqlite3.Connection) -> bool:
+        """BEGIN a transaction for the history alone (False if the write lock
+        cannot be had: the counts wait for the next commit)."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            log.warning("throughput history not written (kept for the next commit): %s", exc)
+            return False
+        return True
+
+    @staticmethod
     def _flush(conn: sqlite3.Connection, tally: Tally) -> bool:
         """Add the counts to the history inside the transaction being committed.
 
@@ -216,16 +252,20 @@ class SQLiteBackend:
     ) -> T:
         """``fn(ops)`` in its own write transaction (``slot_timeout_s``: how long to
         wait for this Database's writer slot; -1 for as long as it takes).
-        ``single`` changes nothing here: a SQLite commit is no round trip."""
-        conn = self._begin(slot_timeout_s)
+        ``single`` changes nothing here: an operation that is one statement
+        runs in autocommit anyway (ops.WriteOps: no transaction until one is
+        needed)."""
+        conn = self._begin(slot_timeout_s, begin=False)
+        ops = self._write_ops
+        ops.begun = False
         ok = False
         try:
-            result = fn(self._ops)
+            result = fn(ops)
             ok = True
         except TRANSLATED as exc:
             raise translate(exc) from None
         finally:
-            self._end(conn, commit=ok)
+            self._end(conn, commit=ok, begun=ops.begun)
         return result
 
     def transaction(self) -> _TxDepthGuard:

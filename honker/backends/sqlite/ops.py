@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..base import ClaimRow, EventRow, Fire
@@ -26,11 +26,29 @@ from .sql import Q
 class SQLiteOps:
     """Operations over one ``sqlite3.Connection`` (see ``honker/backends/base.py``)."""
 
-    __slots__ = ("conn", "marks")
+    __slots__ = ("_conn", "marks")
 
     def __init__(self, conn: sqlite3.Connection, marks: Watermarks | None = None) -> None:
-        self.conn = conn
+        self._conn = conn
         self.marks = marks
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The connection, inside the open transaction (see :class:`WriteOps`)."""
+        return self._conn
+
+    @property
+    def raw(self) -> sqlite3.Connection:
+        """The connection for an operation that is one statement, atomic on its
+        own: here the same as :attr:`conn`; a :class:`WriteOps` that has not
+        begun its transaction runs it in autocommit."""
+        return self._conn
+
+    @property
+    def opener(self) -> Callable[[], sqlite3.Connection] | None:
+        """What the claim calls for :attr:`conn` after its first statement run
+        on :attr:`raw` (None: it already is in the open transaction)."""
+        return None
 
     # -- queues ---------------------------------------------------------------
     def queue_init(self) -> None:
@@ -46,35 +64,34 @@ class SQLiteOps:
         max_attempts: int,
         expires: int | None,
     ) -> int:
-        conn = self.conn
+        conn = self.raw  # one INSERT
         return jobs.enqueue(conn, queue, payload, run_at, delay, priority, max_attempts, expires)
 
     def claim_batch(self, queue: str, worker_id: str, n: int, timeout_s: int) -> list[ClaimRow]:
-        return jobs.claim_batch(self.conn, queue, worker_id, n, timeout_s, self.marks)
+        return jobs.claim_batch(self.raw, queue, worker_id, n, timeout_s, self.marks, self.opener)
 
     def claim_or_next(
         self, queue: str, worker_id: str, timeout_s: int
     ) -> tuple[list[ClaimRow], float | None]:
         """One claim, or (nothing, seconds until the next job becomes claimable:
         None = no such job). SQLite's clock, ``unixepoch()``, is this machine's."""
-        conn = self.conn
-        rows = jobs.claim_batch(conn, queue, worker_id, 1, timeout_s, self.marks)
+        rows = jobs.claim_batch(self.raw, queue, worker_id, 1, timeout_s, self.marks, self.opener)
         if rows:
             return rows, None
-        next_at = jobs.next_claim_at(conn, queue)
+        next_at = jobs.next_claim_at(self.conn, queue)
         return rows, (next_at - time.time() if next_at > 0 else None)
 
     def next_claim_at(self, queue: str) -> int:
         return jobs.next_claim_at(self.conn, queue)
 
     def release_claim(self, job_id: int, worker_id: str, attempts: int) -> int:
-        return jobs.release_claim(self.conn, job_id, worker_id, attempts)
+        return jobs.release_claim(self.raw, job_id, worker_id, attempts)  # one UPDATE
 
     def ack(self, job_id: int, worker_id: str, queue: str | None = None) -> int:
-        return jobs.ack(self.conn, job_id, worker_id, queue)
+        return jobs.ack(self.raw, job_id, worker_id, queue)  # one DELETE (two if the hint misses)
 
     def ack_batch(self, job_ids: Sequence[int], worker_id: str) -> int:
-        return jobs.ack_batch(self.conn, json.dumps(list(job_ids)), worker_id)
+        return jobs.ack_batch(self.raw, json.dumps(list(job_ids)), worker_id)  # one DELETE
 
     def retry(self, job_id: int, worker_id: str, delay_s: int, error: str) -> int:
         return jobs.retry(self.conn, job_id, worker_id, delay_s, error)
@@ -83,7 +100,7 @@ class SQLiteOps:
         return jobs.fail(self.conn, job_id, worker_id, error)
 
     def heartbeat(self, job_id: int, worker_id: str, extend_s: int) -> int:
-        return jobs.heartbeat(self.conn, job_id, worker_id, extend_s)
+        return jobs.heartbeat(self.raw, job_id, worker_id, extend_s)  # one UPDATE
 
     def cancel(self, job_id: int) -> int:
         return jobs.cancel(self.conn, job_id)
@@ -324,3 +341,49 @@ class SQLiteOps:
 
     def held_claims(self) -> int:
         return transfer.held_claims(self.conn)
+
+
+class WriteOps(SQLiteOps):
+    """A ``write()``'s operations (backend.py): no transaction until one is needed.
+
+    An operation that is one statement, atomic on its own (:attr:`raw`: an
+    enqueue, an ack, a heartbeat, a claim the top priority level satisfies)
+    runs it in autocommit. In WAL mode SQLite then takes the write lock at the
+    statement's start and waits for it under the busy timeout exactly as for
+    ``BEGIN IMMEDIATE``, and commits it on its own: the same transaction
+    without the two statements around it. Anything else (:attr:`conn`) first
+    opens ``BEGIN IMMEDIATE``, once; the backend commits it when the write()
+    ends. ``before_begin`` runs just before that BEGIN (the backend settles
+    the throughput counts of the statements already committed).
+    """
+
+    __slots__ = ("begun", "_before_begin")
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        marks: Watermarks | None,
+        before_begin: Callable[[], None],
+    ) -> None:
+        super().__init__(conn, marks)
+        self.begun = False
+        self._before_begin = before_begin
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self._conn if self.begun else self._open()
+
+    @property
+    def raw(self) -> sqlite3.Connection:
+        return self._conn
+
+    @property
+    def opener(self) -> Callable[[], sqlite3.Connection] | None:
+        return None if self.begun else self._open
+
+    def _open(self) -> sqlite3.Connection:
+        if not self.begun:
+            self._before_begin()
+            self._conn.execute("BEGIN IMMEDIATE")
+            self.begun = True
+        return self._conn

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ...._marshal import I64_MAX, I64_MIN
@@ -151,6 +152,7 @@ def claim_batch(
     n: int,
     timeout_s: int,
     marks: Watermarks | None = None,
+    opener: Callable[[], sqlite3.Connection] | None = None,
 ) -> list[ClaimRow]:
     """``honker_claim_batch``: dead-letter exhausted claimables, then claim up to n.
 
@@ -165,12 +167,20 @@ def claim_batch(
       become exhausted since the previous pass (see :class:`Watermarks`);
       without, it scans the queue as honker does. The claimed rows and the
       buried rows are disjoint, so when the pass is probed by the claim
-      statement itself and buries after it, the outcome is the same.
+      statement itself and buries after it, the outcome is the same;
+    - with ``opener`` (a write() that has no transaction yet: ops.WriteOps)
+      ``conn`` is in autocommit and ``opener()`` opens the transaction: the
+      usual claim, ``n`` rows from the top priority level with nothing to
+      bury, is then the one ``claim_top`` statement committed on its own;
+      anything more (a full pass, burying, walking lower levels) runs in the
+      transaction ``opener`` opens, after it.
     """
+    mark = None if n <= 0 else _recent_mark(marks, queue)
+    if opener is not None and mark is None:
+        conn, opener = opener(), None  # a full pass first: all of it in the transaction
     if n <= 0:
         _deadletter_exhausted(conn, queue, marks)
         return conn.execute(Q["claim"], (queue, worker_id, n, timeout_s)).fetchall() if n else []
-    mark = _recent_mark(marks, queue)
     if mark is None:
         _deadletter_exhausted(conn, queue, marks)  # a full pass first
         last_now, last_seq = I64_MAX, I64_MAX
@@ -180,6 +190,11 @@ def claim_batch(
     # also probes the dead-letter ranges since the last pass.
     top = conn.execute(Q["claim_top"], (queue, worker_id, timeout_s, n, last_seq, last_now))
     rows = top.fetchall()
+    if opener is not None:
+        if mark is not None and len(rows) == n and not rows[0][6]:
+            _passed(conn, queue, marks, mark, *rows[0][4:])  # type: ignore[arg-type]  # nothing to bury
+            return [(r[0], queue, r[1], worker_id, r[2], r[3]) for r in rows]
+        conn = opener()  # the rest in the transaction
     if mark is not None:
         if rows:
             _passed(conn, queue, marks, mark, *rows[0][4:])  # type: ignore[arg-type]
@@ -250,10 +265,11 @@ def ack(conn: sqlite3.Connection, job_id: int, worker_id: str, queue: str | None
     if queue is not None and conn.execute(Q["ack_in_queue"], (job_id, worker_id, queue)).rowcount:
         history.count(conn, queue, history.COMPLETED)
         return 1
-    row = conn.execute(Q["ack"], (job_id, worker_id)).fetchone()
-    if row is None:
+    # fetchall: the statement runs to its end (in autocommit that is its commit)
+    rows = conn.execute(Q["ack"], (job_id, worker_id)).fetchall()
+    if not rows:
         return 0
-    history.count(conn, row[0], history.COMPLETED)
+    history.count(conn, rows[0][0], history.COMPLETED)
     return 1
 
 
