@@ -14,9 +14,9 @@ import signal
 import sqlite3
 from typing import Any
 
-from helpers import Child, Lines
+from helpers import Child, Lines, wait_until
 
-__all__ = ["Lines", "integrity", "scalar", "sigkill"]
+__all__ = ["Lines", "intact", "integrity", "scalar", "sigkill"]
 
 
 def integrity(path: str) -> str:
@@ -27,6 +27,17 @@ def integrity(path: str) -> str:
     finally:
         conn.close()
     return "\n".join(str(r[0]) for r in rows)
+
+
+def intact(backend: str, db: Any, db_path: str) -> bool:
+    """After processes were killed: SQLite's file passes integrity_check; on
+    PostgreSQL no session is left inside a transaction (the server rolled the
+    killed ones back)."""
+    if backend == "sqlite":
+        return integrity(db_path) == "ok"
+    open_tx = "SELECT count(*) AS n FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'"
+    wait_until(lambda: db.query(open_tx) == [{"n": 0}], timeout=10)
+    return True
 
 
 def scalar(path: str, sql: str, *params: Any) -> Any:

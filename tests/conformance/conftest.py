@@ -35,9 +35,6 @@ BACKENDS = ["sqlite", "postgres"]
 SQLITE_ONLY_MODULES = {
     "test_durations.py": "slice 7: reads SQLite's typeof() and integrity_check",
     "reliability/test_bad_input.py": "slice 7: SQLite's open() arguments and SQL dialect",
-    "reliability/test_contention.py": "SQLite's write lock; acks with the honker_ack SQL function",
-    "reliability/test_crash_workers.py": "acks with the honker_ack SQL function; "
-    "tests/postgres/test_chaos.py is its PostgreSQL twin (job.ack(tx=tx))",
     "reliability/test_soak_short.py": "soak/run.py drives one SQLite file (--db) and checks "
     "its integrity_check",
 }

@@ -1,20 +1,12 @@
-"""Worker processes SIGKILLed mid-job on one PostgreSQL database, and many
-processes claiming one queue at the same instant.
+"""Many processes claiming one PostgreSQL queue at the same instant.
 
-- Chaos (the PostgreSQL twin of tests/conformance/reliability/
-  test_crash_workers.py, which acks through SQLite's ``honker_ack`` SQL
-  function): four workers drain 1,500 jobs while a random one is SIGKILLed
-  every ~0.4 s and replaced (tests/postgres/pg_chaos.py). A killed worker's
-  open transaction dies with its connection; its claims expire after the 2 s
-  visibility timeout and survivors reclaim them. Each worker acks with
-  ``job.ack(tx=tx)`` inside the transaction that inserts the job's effect
-  row, so every job's row exists exactly once. Run with ``-s`` to see the
-  duplicate executions at-least-once delivery cost.
-- Contention: eight processes released at one instant claim in batches from
-  one queue until it is empty; no job reaches two of them and none is left.
+Eight processes released at one instant claim in batches from one queue until
+it is empty; no job reaches two of them and none is left.
 
-``ack(tx=)`` itself is checked on both backends in
-tests/conformance/test_ack_in_transaction.py.
+SIGKILL chaos and producers/workers contention run on both backends from one
+set of tests: tests/conformance/reliability/test_crash_workers.py and
+test_contention.py. The chaos drill with several hosts is
+tests/postgres/test_multihost.py (tests/postgres/pg_chaos.py).
 """
 
 from __future__ import annotations
@@ -22,14 +14,10 @@ from __future__ import annotations
 import textwrap
 from collections import Counter
 
-import pg_chaos
 import pytest
 from helpers import Lines, spawn_child, wait_until
 
 import honker
-
-CHAOS_JOBS = 1500
-CHAOS_WORKERS = 4
 
 CONTENDERS = 8
 CONTENTION_JOBS = 4000
@@ -54,23 +42,6 @@ CONTENDER = textwrap.dedent(
     db.close()
     """
 )
-
-
-@pytest.mark.timeout(180)
-def test_sigkilled_workers_lose_no_job(db: honker.Database, pg_url: str) -> None:
-    ids = pg_chaos.prepare(db, CHAOS_JOBS)
-    drill = pg_chaos.run(
-        db,
-        ids,
-        lambda slot: spawn_child(pg_chaos.WORKER, pg_url, slot, ready=None),
-        workers=CHAOS_WORKERS,
-        kill_every_s=0.4,
-        deadline_s=120.0,
-        seed=20240601,
-    )
-    print(f"\n{drill}")
-    assert drill.kills >= 10, "the controller must actually have killed workers"
-    assert drill.executions >= CHAOS_JOBS
 
 
 @pytest.mark.timeout(120)

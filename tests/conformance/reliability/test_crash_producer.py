@@ -20,7 +20,7 @@ import time
 
 import pytest
 from helpers import spawn_child, wait_until
-from rel_support import integrity, sigkill
+from rel_support import intact, sigkill
 
 import honker
 
@@ -60,16 +60,6 @@ for line in sys.stdin:
                 order(tx, n)
             n += 1
 """
-
-
-def intact(backend: str, db: honker.Database, db_path: str) -> bool:
-    """SQLite: the file passes integrity_check. PostgreSQL: the killed
-    producer's transaction is gone (no session idles inside one)."""
-    if backend == "sqlite":
-        return integrity(db_path) == "ok"
-    open_tx = "SELECT count(*) AS n FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'"
-    wait_until(lambda: db.query(open_tx) == [{"n": 0}], timeout=10)
-    return True
 
 
 @pytest.fixture

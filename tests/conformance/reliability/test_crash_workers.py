@@ -3,8 +3,8 @@
 Four worker processes claim 3,000 jobs (visibility timeout 2 s, 50 attempts)
 while the test SIGKILLs a random worker every ~300 ms and starts a new one.
 Each worker records a job as done in the *same transaction* as its ack
-(``SELECT honker_ack(?, ?)`` plus an INSERT), and records every execution it
-starts in a transaction of its own. So:
+(``job.ack(tx=tx)`` plus an INSERT), and records every execution it starts in
+a transaction of its own. On both backends. So:
 
 - ``done`` holds every job exactly once: a job whose worker died before the
   ack commit was reclaimed after its visibility timeout and done by another;
@@ -20,7 +20,7 @@ import time
 
 import pytest
 from helpers import spawn_child
-from rel_support import integrity, sigkill
+from rel_support import intact, sigkill
 
 import honker
 
@@ -47,8 +47,7 @@ async def main():
         while time.perf_counter() < deadline:
             pass
         with db.transaction() as tx:  # ack and its business row commit together
-            (row,) = tx.query("SELECT honker_ack(?, ?) AS ok", [job.id, wid])
-            if row["ok"]:
+            if job.ack(tx=tx):
                 tx.execute("INSERT INTO done (job_id, worker) VALUES (?, ?)", [job.id, wid])
 
 asyncio.run(main())
@@ -56,7 +55,7 @@ asyncio.run(main())
 
 
 @pytest.mark.timeout(120)
-def test_sigkilled_workers_lose_no_job(db: honker.Database, db_path: str) -> None:
+def test_sigkilled_workers_lose_no_job(db: honker.Database, db_path: str, backend: str) -> None:
     q = db.queue("jobs", visibility_timeout_s=2, max_attempts=50)
     with db.transaction() as tx:
         tx.execute("CREATE TABLE started (job_id INTEGER NOT NULL, worker TEXT NOT NULL)")
@@ -92,7 +91,8 @@ def test_sigkilled_workers_lose_no_job(db: honker.Database, db_path: str) -> Non
     done = db.query("SELECT job_id, COUNT(*) AS n FROM done GROUP BY job_id")
     starts = db.query("SELECT COUNT(*) AS n FROM started")[0]["n"]
     redelivered = db.query(
-        "SELECT COUNT(*) AS n FROM (SELECT job_id FROM started GROUP BY job_id HAVING COUNT(*) > 1)"
+        "SELECT COUNT(*) AS n FROM"
+        " (SELECT job_id FROM started GROUP BY job_id HAVING COUNT(*) > 1) r"
     )[0]["n"]
     print(
         f"\n{JOBS} jobs, {kills} SIGKILLs in {elapsed:.1f}s: {starts} executions started, "
@@ -104,4 +104,4 @@ def test_sigkilled_workers_lose_no_job(db: honker.Database, db_path: str) -> Non
     assert all(r["n"] == 1 for r in done), "a business row committed twice"
     assert db.query("SELECT COUNT(*) AS n FROM _honker_dead")[0]["n"] == 0
     assert live() == 0
-    assert integrity(db_path) == "ok"
+    assert intact(backend, db, db_path)
