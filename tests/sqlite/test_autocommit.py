@@ -109,3 +109,29 @@ def test_acks_in_autocommit_reach_the_throughput_history(db: honker.Database) ->
     db._backend._tally.flushed_at = float("-inf")  # type: ignore[attr-defined]
     db._write(lambda ops: None)
     assert sum(m["completed"] for m in q.throughput(minutes=2)) == 5
+
+
+def test_rows_claimed_in_autocommit_are_returned_when_the_transaction_cannot_begin(
+    db: honker.Database,
+) -> None:
+    """The claim's first statement committed rows of ours; if the transaction
+    for the rest cannot begin (the write lock stayed busy), those rows are
+    returned rather than stranded until their visibility timeout."""
+    from honker.backends.sqlite.engine import queue as jobs
+
+    q = db.queue("q")
+    q.enqueue("warm")
+    assert q.claim_one("w") is not None  # the full pass is done
+    top = q.enqueue("top", priority=5)
+    q.enqueue("low", priority=0)
+
+    def busy() -> sqlite3.Connection:
+        raise sqlite3.OperationalError("database is locked")
+
+    writer = db._backend._writer  # type: ignore[attr-defined]
+    marks = db._backend._marks  # type: ignore[attr-defined]
+    rows = db._write(lambda ops: jobs.claim_batch(ops.raw, "q", "w", 2, 60, marks, busy))
+    assert [r[0] for r in rows] == [top]  # the top level's row; the lower level waits
+    assert not writer.in_transaction
+    with pytest.raises(honker.HonkerError, match="locked"):  # nothing claimed: the error stands
+        db._write(lambda ops: jobs.claim_batch(ops.raw, "none", "w", 1, 60, marks, busy))

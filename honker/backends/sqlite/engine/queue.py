@@ -194,7 +194,15 @@ def claim_batch(
         if mark is not None and len(rows) == n and not rows[0][6]:
             _passed(conn, queue, marks, mark, *rows[0][4:])  # type: ignore[arg-type]  # nothing to bury
             return [(r[0], queue, r[1], worker_id, r[2], r[3]) for r in rows]
-        conn = opener()  # the rest in the transaction
+        try:
+            conn = opener()  # the rest in the transaction
+        except sqlite3.OperationalError:
+            if not rows:
+                raise
+            # The rows are claimed (committed) and ours: hand them over rather
+            # than strand them until their visibility timeout; the burying and
+            # the lower levels wait for the next claim.
+            return [(r[0], queue, r[1], worker_id, r[2], r[3]) for r in rows]
     if mark is not None:
         if rows:
             _passed(conn, queue, marks, mark, *rows[0][4:])  # type: ignore[arg-type]
