@@ -135,3 +135,28 @@ def test_rows_claimed_in_autocommit_are_returned_when_the_transaction_cannot_beg
     assert not writer.in_transaction
     with pytest.raises(honker.HonkerError, match="locked"):  # nothing claimed: the error stands
         db._write(lambda ops: jobs.claim_batch(ops.raw, "none", "w", 1, 60, marks, busy))
+
+
+def test_an_empty_claim_needs_no_transaction(db: honker.Database, trace: list[str]) -> None:
+    q = db.queue("q")
+    q.enqueue("warm")
+    q.claim_one("w").ack()  # type: ignore[union-attr]  # the full pass is done
+    trace.clear()
+    assert q.claim_one("w") is None
+    assert trace == ["UPDATE", "SELECT"]  # claim_top, then claim_anything: nothing due
+
+
+def test_a_due_row_below_a_delayed_top_level_is_claimed(
+    db: honker.Database, trace: list[str]
+) -> None:
+    """claim_top looks at the top priority level only (here: a delayed row);
+    claim_anything sees the due row below, and the claim walks down to it."""
+    q = db.queue("q")
+    q.enqueue("warm")
+    q.claim_one("w").ack()  # type: ignore[union-attr]
+    q.enqueue("later", priority=9, delay=3600)
+    low = q.enqueue("now", priority=1)
+    trace.clear()
+    job = q.claim_one("w")
+    assert job is not None and job.id == low
+    assert trace[:3] == ["UPDATE", "SELECT", "BEGIN"] and trace[-1] == "COMMIT"

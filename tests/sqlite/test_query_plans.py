@@ -20,6 +20,7 @@ from honker.backends.sqlite.sql import Q
 HOT_PATH = [
     "enqueue",
     "claim_top",
+    "claim_anything",
     "claim_candidates",
     "claim_level",
     "claim_ids",

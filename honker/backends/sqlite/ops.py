@@ -78,7 +78,7 @@ class SQLiteOps:
         rows = jobs.claim_batch(self.raw, queue, worker_id, 1, timeout_s, self.marks, self.opener)
         if rows:
             return rows, None
-        next_at = jobs.next_claim_at(self.conn, queue)
+        next_at = jobs.next_claim_at(self.raw, queue)  # a read: no transaction needed
         return rows, (next_at - time.time() if next_at > 0 else None)
 
     def next_claim_at(self, queue: str) -> int:

@@ -173,7 +173,8 @@ def claim_batch(
       usual claim, ``n`` rows from the top priority level with nothing to
       bury, is then the one ``claim_top`` statement committed on its own;
       anything more (a full pass, burying, walking lower levels) runs in the
-      transaction ``opener`` opens, after it.
+      transaction ``opener`` opens, after it; an empty queue (no due row, no
+      claim run out: ``claim_anything``) needs no transaction at all.
     """
     mark = None if n <= 0 else _recent_mark(marks, queue)
     if opener is not None and mark is None:
@@ -194,6 +195,8 @@ def claim_batch(
         if mark is not None and len(rows) == n and not rows[0][6]:
             _passed(conn, queue, marks, mark, *rows[0][4:])  # type: ignore[arg-type]  # nothing to bury
             return [(r[0], queue, r[1], worker_id, r[2], r[3]) for r in rows]
+        if not rows and not conn.execute(Q["claim_anything"], (queue,)).fetchall()[0][0]:
+            return []  # nothing due, nothing ran out: nothing to claim or bury
         try:
             conn = opener()  # the rest in the transaction
         except sqlite3.OperationalError:

@@ -404,6 +404,16 @@ SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1;
 -- name: index_exists
 SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1;
 
+-- name: claim_anything
+-- After a claim_top that claimed nothing, run on its own (autocommit): is there
+-- a row any claim could take or bury now, a due pending row (exhausted ones
+-- included: the claim buries those) or a claim that ran out? Two index seeks.
+-- When there is none the claim is over: no transaction, nothing to bury.
+SELECT EXISTS (SELECT 1 FROM _honker_live
+                WHERE queue = ?1 AND state = 'pending' AND run_at <= unixepoch())
+    OR EXISTS (SELECT 1 FROM _honker_live
+                WHERE queue = ?1 AND state = 'processing' AND claim_expires_at < unixepoch());
+
 -- name: queue_paused
 SELECT EXISTS (SELECT 1 FROM _honkerpy_paused WHERE queue = ?1);
 
