@@ -374,10 +374,6 @@ class WriteOps(SQLiteOps):
         return self._conn if self.begun else self._open()
 
     @property
-    def raw(self) -> sqlite3.Connection:
-        return self._conn
-
-    @property
     def opener(self) -> Callable[[], sqlite3.Connection] | None:
         return None if self.begun else self._open
 

@@ -191,12 +191,13 @@ def claim_batch(
     # also probes the dead-letter ranges since the last pass.
     top = conn.execute(Q["claim_top"], (queue, worker_id, timeout_s, n, last_seq, last_now))
     rows = top.fetchall()
+    claimed: list[ClaimRow] = [(r[0], queue, r[1], worker_id, r[2], r[3]) for r in rows]
     if opener is not None:
         if mark is not None and len(rows) == n and not rows[0][6]:
             _passed(conn, queue, marks, mark, *rows[0][4:])  # type: ignore[arg-type]  # nothing to bury
-            return [(r[0], queue, r[1], worker_id, r[2], r[3]) for r in rows]
+            return claimed
         if not rows and not conn.execute(Q["claim_anything"], (queue,)).fetchall()[0][0]:
-            return []  # nothing due, nothing ran out: nothing to claim or bury
+            return claimed  # nothing due, nothing ran out: nothing to claim or bury
         try:
             conn = opener()  # the rest in the transaction
         except sqlite3.OperationalError:
@@ -205,13 +206,12 @@ def claim_batch(
             # The rows are claimed (committed) and ours: hand them over rather
             # than strand them until their visibility timeout; the burying and
             # the lower levels wait for the next claim.
-            return [(r[0], queue, r[1], worker_id, r[2], r[3]) for r in rows]
+            return claimed
     if mark is not None:
         if rows:
             _passed(conn, queue, marks, mark, *rows[0][4:])  # type: ignore[arg-type]
         else:
             _deadletter_exhausted(conn, queue, marks)
-    claimed: list[ClaimRow] = [(r[0], queue, r[1], worker_id, r[2], r[3]) for r in rows]
     if not claimed and conn.execute(Q["queue_paused"], (queue,)).fetchone()[0]:
         return claimed  # paused: claim_top claimed nothing, and nothing below either
     if len(claimed) < n:
