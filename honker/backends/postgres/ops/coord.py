@@ -11,13 +11,16 @@ relying on SQLite's single writer; the comments in ``coord.sql`` say how.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ...._errors import ConfigError, SQLFunctionError
+from ..._catchup import catch_up
+from ..._catchup import next_after as _next_after
 from ...base import Fire
 from ._base import OpsBase
+from .queues import insert_job
 
-MAX_CATCHUP_FIRES = 64  # honker's SCHEDULER_MAX_CATCHUP_FIRES (sqlite/engine/scheduler.py)
 SCHEDULE_ROW_KEYS = (
     "name",
     "queue",
@@ -28,12 +31,6 @@ SCHEDULE_ROW_KEYS = (
     "expires_s",
     "max_attempts",
 )
-
-
-def _next_after(expr: str, from_unix: int) -> int:
-    from ....cron.expr import next_after  # imported late: the cron module is large
-
-    return next_after(expr, from_unix)
 
 
 class CoordOps(OpsBase):
@@ -158,7 +155,7 @@ class CoordOps(OpsBase):
         ``(fire_at, job_id, name, queue)``.
 
         Semantics (SQLite's): missed boundaries are caught up one at a time,
-        at most ``MAX_CATCHUP_FIRES`` per task per tick, past which the
+        at most ``MAX_CATCHUP_FIRES`` (``backends/_catchup.py``) per task per tick, past which the
         backlog is skipped to the next boundary after ``now_unix``. The due
         rows stay locked until commit, so concurrent ticks never fire a
         boundary twice (``scheduler_due`` in coord.sql).
@@ -166,25 +163,11 @@ class CoordOps(OpsBase):
         fires: list[Fire] = []
         due = self._rows("scheduler_due", now=now_unix)
         for name, queue, expr, payload, priority, expires_s, next_fire_at, max_attempts in due:
-            fired = 0
-            while next_fire_at <= now_unix:
-                if fired >= MAX_CATCHUP_FIRES:
-                    next_fire_at = _next_after(expr, now_unix)
-                    break
-                # queues.sql's enqueue, the statement Queue.enqueue runs.
-                (row,) = self._rows(
-                    "enqueue",
-                    queue=queue,
-                    payload=payload,
-                    run_at=None,
-                    delay=None,
-                    priority=priority,
-                    max_attempts=max_attempts,
-                    expires=expires_s,
-                )
-                fires.append((next_fire_at, int(row[0]), name, queue))
-                fired += 1
-                next_fire_at = _next_after(expr, next_fire_at)
+            enqueue = functools.partial(
+                insert_job, self, queue, payload, None, None, priority, max_attempts, expires_s
+            )
+            fired, next_fire_at = catch_up(expr, next_fire_at, now_unix, enqueue)
+            fires += [(fire_at, job_id, name, queue) for fire_at, job_id in fired]
             self._rows("scheduler_set_next", task=name, next_fire_at=next_fire_at)
         return fires
 

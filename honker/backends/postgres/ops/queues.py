@@ -11,6 +11,31 @@ from ..sql import with_limit
 from ._base import OpsBase
 
 
+def insert_job(
+    ops: OpsBase,
+    queue: str,
+    payload: str,
+    run_at: int | None,
+    delay: int | None,
+    priority: int,
+    max_attempts: int,
+    expires: int | None,
+) -> int:
+    """``enqueue`` in queues.sql on ``ops``'s transaction: the new job's id
+    (``QueueOps.enqueue``; the scheduler's tick in coord.py)."""
+    (row,) = ops._rows(
+        "enqueue",
+        queue=queue,
+        payload=payload,
+        run_at=run_at,
+        delay=delay,
+        priority=priority,
+        max_attempts=max_attempts,
+        expires=expires,
+    )
+    return int(row[0])
+
+
 class QueueOps(OpsBase):
     __slots__ = ()
 
@@ -28,17 +53,7 @@ class QueueOps(OpsBase):
         max_attempts: int,
         expires: int | None,
     ) -> int:
-        (row,) = self._rows(
-            "enqueue",
-            queue=queue,
-            payload=payload,
-            run_at=run_at,
-            delay=delay,
-            priority=priority,
-            max_attempts=max_attempts,
-            expires=expires,
-        )
-        return int(row[0])
+        return insert_job(self, queue, payload, run_at, delay, priority, max_attempts, expires)
 
     def claim_batch(self, queue: str, worker_id: str, n: int, timeout_s: int) -> list[ClaimRow]:
         """Claim up to ``n`` rows in claim order (``claim`` in queues.sql).

@@ -7,19 +7,14 @@ advances ``next_fire_at`` before returning.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from typing import Any
 
+from ..._catchup import catch_up
+from ..._catchup import next_after as _next_after
 from ..sql import Q
 from . import queue as _queue
-
-MAX_CATCHUP_FIRES = 64  # SCHEDULER_MAX_CATCHUP_FIRES
-
-
-def _next_after(expr: str, from_unix: int) -> int:
-    from ....cron.expr import next_after  # imported late: the cron module is large
-
-    return next_after(expr, from_unix)
 
 
 def _now(conn: sqlite3.Connection) -> int:
@@ -137,23 +132,18 @@ def tick(conn: sqlite3.Connection, now_unix: int) -> list[tuple[int, int, str, s
     """``honker_scheduler_tick``: enqueue every due boundary; returns the fires.
 
     Each fire is ``(fire_at, job_id, name, queue)``. Missed boundaries are
-    caught up one at a time, at most ``MAX_CATCHUP_FIRES`` per task per tick;
+    caught up one at a time, at most ``MAX_CATCHUP_FIRES`` per task per tick
+    (``backends/_catchup.py``);
     past that the backlog is skipped and the task jumps to the next boundary
     after ``now_unix``.
     """
     fires: list[tuple[int, int, str, str]] = []
     due = conn.execute(Q["scheduler_due"], (now_unix,)).fetchall()
     for name, queue, expr, payload, priority, expires_s, next_fire_at, max_attempts in due:
-        fired = 0
-        while next_fire_at <= now_unix:
-            if fired >= MAX_CATCHUP_FIRES:
-                next_fire_at = _next_after(expr, now_unix)
-                break
-            job_id = _queue.enqueue(
-                conn, queue, payload, None, None, priority, max_attempts, expires_s
-            )
-            fires.append((next_fire_at, job_id, name, queue))
-            fired += 1
-            next_fire_at = _next_after(expr, next_fire_at)
+        enqueue = functools.partial(
+            _queue.enqueue, conn, queue, payload, None, None, priority, max_attempts, expires_s
+        )
+        fired, next_fire_at = catch_up(expr, next_fire_at, now_unix, enqueue)
+        fires += [(fire_at, job_id, name, queue) for fire_at, job_id in fired]
         conn.execute(Q["scheduler_set_next"], (name, next_fire_at))
     return fires
