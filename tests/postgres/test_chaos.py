@@ -6,7 +6,7 @@ it is empty; no job reaches two of them and none is left.
 SIGKILL chaos and producers/workers contention run on both backends from one
 set of tests: tests/conformance/reliability/test_crash_workers.py and
 test_contention.py. The chaos drill with several hosts is
-tests/postgres/test_multihost.py (tests/postgres/pg_chaos.py).
+tests/postgres/test_multihost.py (tests/chaos_drill.py).
 """
 
 from __future__ import annotations

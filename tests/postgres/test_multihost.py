@@ -9,7 +9,7 @@ loopback and on the bridge address and trusts that subnet
 (``tests/pg_server.py``). Workers start with ``ip netns exec NAME python
 ...``, so the only way they reach the server is over the veth link.
 
-The drill of tests/postgres/pg_chaos.py runs on them: workers in both
+The drill of tests/chaos_drill.py runs on them: workers in both
 namespaces drain the queue while random ones are SIGKILLed mid-job and
 replaced; every job is done, none twice, none lost.
 
@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pg_chaos
+import chaos_drill
 import psycopg
 import pytest
 from helpers import Child, spawn_child
@@ -149,12 +149,12 @@ def test_workers_on_two_hosts_sigkilled_mid_job_lose_nothing(
     network: Network, server: Any, db: honker.Database
 ) -> None:
     url = server.url(host=network.server_ip, schema="mh", options="-csearch_path%3Dmh")
-    ids = pg_chaos.prepare(db, JOBS)
+    ids = chaos_drill.prepare(db, JOBS)
     seen: set[str] = set()
 
     def start(slot: int) -> Child:
         inside = ["ip", "netns", "exec", network.namespaces[slot % HOSTS]]
-        return spawn_child(pg_chaos.WORKER, url, slot, ready=None, prefix=inside)
+        return spawn_child(chaos_drill.WORKER, url, slot, ready=None, prefix=inside)
 
     peers = (
         "SELECT DISTINCT host(client_addr) AS addr FROM pg_stat_activity"
@@ -164,7 +164,7 @@ def test_workers_on_two_hosts_sigkilled_mid_job_lose_nothing(
     def watch() -> None:
         seen.update(r["addr"] for r in db.query(peers))
 
-    drill = pg_chaos.run(
+    drill = chaos_drill.run(
         db,
         ids,
         start,

@@ -1,6 +1,7 @@
-"""The SIGKILL chaos drill shared by tests/postgres/test_chaos.py and
-test_multihost.py: worker processes drain one PostgreSQL queue while a
-controller SIGKILLs a random one every ``kill_every_s`` and starts another.
+"""The SIGKILL chaos drill shared by tests/conformance/reliability/
+test_crash_workers.py (both backends) and tests/postgres/test_multihost.py:
+worker processes drain one queue while a controller SIGKILLs a random one
+every ``kill_every_s`` and starts another.
 
 Each worker records every execution it starts in a transaction of its own
 (``started``) and acks *inside* the business transaction that inserts the
@@ -28,7 +29,7 @@ import honker
 VISIBILITY_S = 2
 MAX_ATTEMPTS = 50
 
-# argv: URL, slot. Prints "ready" once its claim loop is about to start.
+# argv: database (a file or a URL), slot. Prints "ready" once its claim loop is about to start.
 WORKER = f"""
 import asyncio, os, sys, time
 import honker
