@@ -50,8 +50,8 @@ JOB_COLUMNS = (
     "state",
     "worker_id",
 )
-# The keys of ``Queue.jobs()`` rows: a live or dead job, whatever its state.
-MANAGED_JOB_COLUMNS = (
+# ``_honker_live``'s columns in table order (docs/spec/engine.md §2).
+LIVE_TABLE_COLUMNS = (
     "id",
     "queue",
     "payload",
@@ -64,9 +64,9 @@ MANAGED_JOB_COLUMNS = (
     "max_attempts",
     "created_at",
     "expires_at",
-    "last_error",
-    "died_at",
 )
+# The keys of ``Queue.jobs()`` rows: a live or dead job, whatever its state.
+MANAGED_JOB_COLUMNS = (*LIVE_TABLE_COLUMNS, "last_error", "died_at")
 JOB_STATES = ("pending", "delayed", "processing", "dead")
 
 
@@ -103,20 +103,7 @@ SCHEDULE_COLUMNS = (
 # last id handed out for ``jobs`` and ``stream`` (ids of deleted rows included),
 # so the target never hands out an id the source already used.
 TRANSFER_COLUMNS: dict[str, tuple[str, ...]] = {
-    "jobs": (
-        "id",
-        "queue",
-        "payload",
-        "state",
-        "priority",
-        "run_at",
-        "worker_id",
-        "claim_expires_at",
-        "attempts",
-        "max_attempts",
-        "created_at",
-        "expires_at",
-    ),
+    "jobs": LIVE_TABLE_COLUMNS,
     "dead": (
         "id",
         "queue",
