@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -77,13 +78,8 @@ def paired(
     machine (another process, a frequency change) from landing on one side
     only, which matters for the ratio more than for either rate.
     """
-    best = [float("inf"), float("inf")]
-    for _ in range(repeat):
-        for i, fn in enumerate((ours, bare)):
-            t0 = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - t0)
-    return n / best[0], n / best[1]
+    rates = alternated(n, {"ours": ours, "bare": bare}, repeat)
+    return rates["ours"], rates["bare"]
 
 
 def alternated(n: int, fns: dict[str, Callable[[], None]], repeat: int = 5) -> dict[str, float]:
@@ -95,6 +91,17 @@ def alternated(n: int, fns: dict[str, Callable[[], None]], repeat: int = 5) -> d
             fn()
             best[name] = min(best[name], time.perf_counter() - t0)
     return {name: n / t for name, t in best.items()}
+
+
+def claim_and_ack(q: Any, cycles: int, batch: int) -> None:
+    """``cycles`` times: claim ``batch`` jobs of ``q`` (honker's API) and ack them,
+    as a worker does (``Job.ack`` one by one, ``ack_batch`` for a batch)."""
+    for _ in range(cycles):
+        jobs = q.claim_batch("w", batch)
+        if batch == 1:
+            jobs[0].ack()
+        else:
+            q.ack_batch([j.id for j in jobs], "w")
 
 
 def row(

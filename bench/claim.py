@@ -21,7 +21,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from _common import IDEAL, bare_connect, print_rows, row, save, tmp_db
+from _common import IDEAL, bare_connect, claim_and_ack, print_rows, row, save, tmp_db
 
 import honker
 from honker.backends.sqlite.sql import Q
@@ -48,12 +48,7 @@ def ours(depth: int, batch: int, cycles: int) -> tuple[Callable[[], None], Calla
     q.claim_batch("warm-up", 1)  # a connection's first claim runs honker's full dead-letter pass
 
     def run() -> None:
-        for _ in range(cycles):
-            jobs = q.claim_batch("w", batch)
-            if batch == 1:
-                jobs[0].ack()
-            else:
-                q.ack_batch([j.id for j in jobs], "w")
+        claim_and_ack(q, cycles, batch)
 
     return run, db.close
 

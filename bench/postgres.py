@@ -55,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import psycopg  # noqa: E402
+from _common import alternated, claim_and_ack  # noqa: E402
 from helpers import Child, spawn_child  # noqa: E402
 from pg_server import PgServer  # noqa: E402
 
@@ -179,18 +180,6 @@ class Bare:
         self.conn.close()
 
 
-def best_rates(n: int, fns: dict[str, Callable[[], None]], repeat: int) -> dict[str, float]:
-    """Best-of-``repeat`` rates, the contenders run in turn (a slow patch of a
-    shared machine lands on all of them, not one)."""
-    best = dict.fromkeys(fns, float("inf"))
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return {name: n / t for name, t in best.items()}
-
-
 class Loop:
     """One event loop kept across timed rounds (Procrastinate's API is async)."""
 
@@ -233,7 +222,7 @@ def bench_enqueue(b: Bench, n: int, repeat: int) -> dict[str, float]:
             noop.defer(n=i)
 
     try:
-        return best_rates(n, {"honker": ours, "bare": plain, "procrastinate": peer}, repeat)
+        return alternated(n, {"honker": ours, "bare": plain, "procrastinate": peer}, repeat)
     finally:
         app.close()
         bare.close()
@@ -252,12 +241,7 @@ def bench_claim(b: Bench, batch: int, cycles: int, repeat: int) -> dict[str, flo
     fns: dict[str, Callable[[], None]] = {}
 
     def ours() -> None:
-        for _ in range(cycles):
-            jobs = q.claim_batch("w", batch)
-            if batch == 1:
-                jobs[0].ack()
-            else:
-                q.ack_batch([j.id for j in jobs], "w")
+        claim_and_ack(q, cycles, batch)
 
     def plain() -> None:
         for _ in range(cycles):
@@ -285,7 +269,7 @@ def bench_claim(b: Bench, batch: int, cycles: int, repeat: int) -> dict[str, flo
 
         fns["procrastinate"] = lambda: loop.run(cycle())  # type: ignore[union-attr]
     try:
-        return best_rates(cycles * batch, fns, repeat)
+        return alternated(cycles * batch, fns, repeat)
     finally:
         if loop is not None and app is not None:
             loop.run(app.close_async())
