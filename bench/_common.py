@@ -93,6 +93,18 @@ def alternated(n: int, fns: dict[str, Callable[[], None]], repeat: int = 5) -> d
     return {name: n / t for name, t in best.items()}
 
 
+def ideal_claim_and_ack(conn: sqlite3.Connection, cycles: int) -> None:
+    """``cycles`` claim + ack cycles of the ideal queue (bench/sql/ideal.sql) on
+    ``conn``, each its own ``BEGIN IMMEDIATE`` ... ``COMMIT``, from queue "q"."""
+    for _ in range(cycles):
+        conn.execute("BEGIN IMMEDIATE")
+        rows = conn.execute(IDEAL["claim"], ("q", "w", 300, 1)).fetchall()
+        conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(IDEAL["ack"], (rows[0][0], "w"))
+        conn.execute("COMMIT")
+
+
 def claim_and_ack(q: Any, cycles: int, batch: int) -> None:
     """``cycles`` times: claim ``batch`` jobs of ``q`` (honker's API) and ack them,
     as a worker does (``Job.ack`` one by one, ``ack_batch`` for a batch)."""

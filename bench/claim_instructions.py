@@ -32,7 +32,7 @@ import re
 import subprocess
 import sys
 
-from _common import IDEAL, bare_connect, save, tmp_db
+from _common import bare_connect, ideal_claim_and_ack, save, tmp_db
 
 import honker
 from honker.backends.sqlite.sql import Q
@@ -50,13 +50,7 @@ def child(variant: str, n: int) -> None:
     )
     conn.execute("COMMIT")
     if variant == "ideal":
-        for _ in range(n):
-            conn.execute("BEGIN IMMEDIATE")
-            rows = conn.execute(IDEAL["claim"], ("q", "w", 300, 1)).fetchall()
-            conn.execute("COMMIT")
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(IDEAL["ack"], (rows[0][0], "w"))
-            conn.execute("COMMIT")
+        ideal_claim_and_ack(conn, n)
         return
     db = honker.open(path)
     q = db.queue("q")

@@ -19,7 +19,7 @@ import os
 import sqlite3
 import time
 
-from _common import IDEAL, bare_connect, save, tmp_db
+from _common import bare_connect, ideal_claim_and_ack, save, tmp_db
 
 from honker.backends.sqlite.sql import Q
 from honker.backends.sqlite.watch import inotify
@@ -52,13 +52,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
 
     def cycles(c: sqlite3.Connection) -> float:
         t0 = time.thread_time()
-        for _ in range(a.cycles):
-            c.execute("BEGIN IMMEDIATE")
-            rows = c.execute(IDEAL["claim"], ("q", "w", 300, 1)).fetchall()
-            c.execute("COMMIT")
-            c.execute("BEGIN IMMEDIATE")
-            c.execute(IDEAL["ack"], (rows[0][0], "w"))
-            c.execute("COMMIT")
+        ideal_claim_and_ack(c, a.cycles)
         return (time.thread_time() - t0) / a.cycles * 1e6
 
     best = {"unwatched": float("inf"), "watched": float("inf")}
