@@ -177,13 +177,8 @@ class SQLiteBackend:
             if not begun:
                 self._settle_autocommitted()
                 flush_due = commit and tally is not None and tally.due()
-                if not (flush_due and self._open_for_flush(conn)):
-                    if tally is not None and tally.committed:
-                        self._idle_flush.arm()
-                    if commit and self._guard is not None:
-                        self._guard.bound_wal(conn)
-                    return
-            if commit:
+                begun = flush_due and self._open_for_flush(conn)
+            if begun and commit:
                 flushed = tally is not None and tally.due() and self._flush(conn, tally)
                 try:
                     conn.execute("COMMIT")
@@ -193,19 +188,18 @@ class SQLiteBackend:
                     if tally is not None:
                         tally.settle(committed=False, flushed=False)
                     raise err from None
-                if tally is not None:
-                    # The checks before the calls keep a commit that counted
-                    # nothing (a claim's) down to attribute reads.
-                    if tally.pending or flushed:
-                        tally.settle(committed=True, flushed=flushed)
-                    if tally.committed:
-                        self._idle_flush.arm()
-                if self._guard is not None:
-                    self._guard.bound_wal(conn)
-            else:
+                # The checks before the call keep a commit that counted
+                # nothing (a claim's) down to attribute reads.
+                if tally is not None and (tally.pending or flushed):
+                    tally.settle(committed=True, flushed=flushed)
+            elif begun:
                 rollback(conn)
                 if tally is not None:
                     tally.settle(committed=False, flushed=False)
+            if tally is not None and tally.committed:
+                self._idle_flush.arm()
+            if commit and self._guard is not None:
+                self._guard.bound_wal(conn)
         finally:
             self._local.depth = 0
             if self._closed and self._writer is conn:
