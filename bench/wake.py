@@ -9,10 +9,12 @@
    p50/p90/p99/max; the p50 counted from before ``enqueue()`` (so including
    the producer's transaction) is printed beside it; the floor's producer
    enqueues with bare sqlite3, so its figure is bare enqueue + raw inotify
-   (issue 15's floor). ``--start-delay-s``
-   makes the producer wait before its first job, so every consumer idles
-   first (longer than the floor's 100 ms poll timeout: a check that none
-   assumes an event arrives).
+   (issue 15's floor). All backends' pairs run at once, on files of their
+   own, and take turns in blocks of ``--block`` jobs (the first job of each
+   block not counted), so that the machine's slower and faster moments fall
+   on every backend alike. ``--start-delay-s`` makes the producers wait
+   before the first block, so every consumer idles first (longer than the
+   floor's 100 ms poll timeout: a check that none assumes an event arrives).
 2. Idle CPU. A worker process waits in ``q.claim(...)`` (default
    ``idle_poll_s``) on an empty queue; its CPU time (all threads) over 10 s,
    after a 1 s warm-up, as a percentage of one core (``--idle-s 0`` skips
@@ -30,7 +32,7 @@ millisecond), of one ``pread`` of the ``-shm`` header (the shm backend's poll),
 and of one ``time.sleep(0.001)`` wake-up in Python; each also as % of a core
 at one call per millisecond.
 
-    python bench/wake.py [--samples N] [--gap-ms MIN,MAX] [--start-delay-s S]
+    python bench/wake.py [--samples N] [--gap-ms MIN,MAX] [--start-delay-s S] [--block K]
                          [--idle-s S] [--backends polling,shm,...] [--save NAME]
 """
 
@@ -63,6 +65,7 @@ LABELS = {
 }
 WARMUP_JOBS = 5  # dropped: the consumer may not be waiting yet
 DEFAULT_GAP_MS = (5.0, 15.0)
+DEFAULT_BLOCK = 20  # jobs per turn of one backend (see latency())
 
 CONSUMER = textwrap.dedent(
     """
@@ -129,13 +132,15 @@ FLOOR = textwrap.dedent(
 
 # The producer: honker's enqueue(), or for the floor a bare sqlite3 enqueue
 # (BEGIN IMMEDIATE, honker's INSERT, COMMIT), so the floor's "incl. enqueue"
-# is bare enqueue + raw inotify consumer.
+# is bare enqueue + raw inotify consumer. It enqueues in blocks, when told
+# ("run K" on stdin: K jobs, each after a random pause; it answers "done"),
+# so that the backends' blocks can take turns (see latency()).
 PRODUCER = textwrap.dedent(
     """
     import json, random, sys, time, honker
-    path, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    gap_min_s, gap_max_s = float(sys.argv[4]) / 1000, float(sys.argv[5]) / 1000
-    if sys.argv[6] == "bare":
+    path, seed = sys.argv[1], int(sys.argv[2])
+    gap_min_s, gap_max_s = float(sys.argv[3]) / 1000, float(sys.argv[4]) / 1000
+    if sys.argv[5] == "bare":
         import sqlite3
         from honker.backends.sqlite.connection import PRAGMAS
         from honker.backends.sqlite.sql import Q
@@ -153,13 +158,16 @@ PRODUCER = textwrap.dedent(
         enqueue, close = db.queue("lat").enqueue, db.close
     rng = random.Random(seed)
     print("ready", flush=True)
-    sys.stdin.readline()
     times = []
-    for i in range(n):
-        time.sleep(rng.uniform(gap_min_s, gap_max_s))
-        before = time.time()
-        enqueue({"i": i})
-        times.append((before, time.time()))
+    for line in sys.stdin:
+        if not line.startswith("run "):
+            break
+        for _ in range(int(line.split()[1])):
+            time.sleep(rng.uniform(gap_min_s, gap_max_s))
+            before = time.time()
+            enqueue({"i": len(times)})
+            times.append((before, time.time()))
+        print("done", flush=True)
     print(json.dumps(times), flush=True)
     close()
     """
@@ -219,43 +227,77 @@ def percentile(sorted_xs: list[float], p: float) -> float:
 
 
 def latency(
-    backend: str,
+    backends: list[str],
     samples: int,
     gap_ms: tuple[float, float] = DEFAULT_GAP_MS,
     start_delay_s: float = 0.0,
-) -> tuple[list[float], list[float]]:
-    """Seconds from commit, and from before ``enqueue()``, to the job in hand.
+    block: int = DEFAULT_BLOCK,
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Per backend: seconds from commit, and from before ``enqueue()``, to the job in hand.
 
-    Jobs are ``gap_ms`` (a uniform random range) apart; the producer starts
-    ``start_delay_s`` after both children are ready, the consumer idling.
+    Every backend's consumer and producer run at once, each pair on a file
+    of its own (in a directory of its own: no cross-wakes), but only one
+    producer works at a time: the backends take turns in blocks of
+    ``block`` jobs (the order rotating), so that a slower or faster moment
+    of the machine falls on all of them alike and the ratios compare like
+    with like. The first job of each block (its consumer idled through the
+    other blocks) and a first warm-up block are not counted. Jobs are
+    ``gap_ms`` (a uniform random range) apart; ``start_delay_s`` delays the
+    first block, every consumer idling.
     """
-    path = tmp_db()
-    setup(path, "lat")
-    consumer = spawn(
-        FLOOR if backend == "floor" else CONSUMER, path, backend, samples + WARMUP_JOBS
-    )
-    producer = None
+    blocks = max(1, math.ceil(samples / block))
+    total = WARMUP_JOBS + blocks * (block + 1)
+    pairs: dict[str, tuple[subprocess.Popen[str], subprocess.Popen[str] | None]] = {}
     try:
-        expect_ready(consumer)
-        seed = random.randrange(2**32)
-        kind = "bare" if backend == "floor" else "honker"
-        producer = spawn(PRODUCER, path, samples + WARMUP_JOBS, seed, *gap_ms, kind)
-        expect_ready(producer)
-        assert producer.stdin is not None and producer.stdout is not None
-        assert consumer.stdout is not None
+        for backend in backends:
+            path = tmp_db()
+            setup(path, "lat")
+            consumer = spawn(FLOOR if backend == "floor" else CONSUMER, path, backend, total)
+            pairs[backend] = (consumer, None)
+            expect_ready(consumer)
+            kind = "bare" if backend == "floor" else "honker"
+            producer = spawn(PRODUCER, path, random.randrange(2**32), *gap_ms, kind)
+            pairs[backend] = (consumer, producer)
+            expect_ready(producer)
         if start_delay_s > 0:
-            time.sleep(start_delay_s)  # the consumer idles: no event arrives meanwhile
-        producer.stdin.write("go\n")
-        producer.stdin.flush()
-        # The producer first: if it died, the consumer would wait for ever.
-        times = json.loads(producer.stdout.readline() or "null")
-        got = json.loads(consumer.stdout.readline() or "null") if times else None
+            time.sleep(start_delay_s)  # every consumer idles: no event arrives meanwhile
+
+        def run(backend: str, n: int) -> None:
+            producer = pairs[backend][1]
+            assert producer is not None and producer.stdin and producer.stdout
+            producer.stdin.write(f"run {n}\n")
+            producer.stdin.flush()
+            if producer.stdout.readline().strip() != "done":
+                raise RuntimeError(f"{backend} producer died (its traceback is above)")
+
+        for backend in backends:
+            run(backend, WARMUP_JOBS)  # the consumer may not be waiting yet
+        for b in range(blocks):
+            k = b % len(backends)
+            for backend in backends[k:] + backends[:k]:
+                run(backend, block + 1)
+        out: dict[str, tuple[list[float], list[float]]] = {}
+        for backend, (consumer, producer) in pairs.items():
+            assert producer is not None and producer.stdin and producer.stdout
+            assert consumer.stdout is not None
+            producer.stdin.write("end\n")
+            producer.stdin.flush()
+            times = json.loads(producer.stdout.readline() or "null")
+            got = json.loads(consumer.stdout.readline() or "null")
+            if times is None or got is None:
+                raise RuntimeError(f"{backend}: a child died (its traceback is above)")
+            # Counted: not the warm-up block, not the first job of a block.
+            got = [(i, t) for i, t in got if i >= WARMUP_JOBS and (i - WARMUP_JOBS) % (block + 1)]
+            out[backend] = (
+                [t - times[i][1] for i, t in got],
+                [t - times[i][0] for i, t in got],
+            )
+        return out
     finally:
-        finish((producer, "producer"), (consumer, f"{backend} consumer"))
-    got = [(i, t) for i, t in got if i >= WARMUP_JOBS]  # the consumer may not be waiting yet
-    from_commit = [t - times[i][1] for i, t in got]
-    from_enqueue = [t - times[i][0] for i, t in got]
-    return from_commit, from_enqueue
+        children: list[tuple[subprocess.Popen[str] | None, str]] = []
+        for backend, (consumer, producer) in pairs.items():
+            children += [(producer, f"{backend} producer"), (consumer, f"{backend} consumer")]
+        finish(*children)
 
 
 def finish(*children: tuple[subprocess.Popen[str] | None, str]) -> None:
@@ -398,7 +440,9 @@ def default_save_name(gap_ms: tuple[float, float]) -> str:
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("--samples", type=int, default=300, help="jobs measured per backend")
+    ap.add_argument(
+        "--samples", type=int, default=300, help="jobs measured per backend (whole blocks)"
+    )
     ap.add_argument(
         "--gap-ms",
         type=parse_gap,
@@ -416,6 +460,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         "--idle-s", type=float, default=10.0, help="idle CPU window; 0 skips the idle CPU figures"
     )
     ap.add_argument("--warmup-s", type=float, default=1.0)
+    ap.add_argument(
+        "--block",
+        type=int,
+        default=DEFAULT_BLOCK,
+        help=f"jobs per turn: the backends take turns in blocks (default {DEFAULT_BLOCK})",
+    )
     ap.add_argument("--backends", default=",".join(BACKENDS))
     ap.add_argument(
         "--save",
@@ -427,23 +477,27 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     gap = a.gap_ms
     default_is = default_backend(tmp_db())
     rows: list[dict[str, object]] = []
-    for backend in a.backends.split(","):
-        label = LABELS[backend] + (f" = {default_is}" if backend == "default" else "")
-        print(
-            f"  {label}: latency, {a.samples} jobs {gap_text(gap)} apart...",
-            file=sys.stderr,
-            flush=True,
-        )
-        from_commit, from_enqueue = latency(backend, a.samples, gap, a.start_delay_s)
+    backends = a.backends.split(",")
+    labels = {b: LABELS[b] + (f" = {default_is}" if b == "default" else "") for b in backends}
+    print(
+        f"  latency: {', '.join(backends)} taking turns, {a.samples} jobs each "
+        f"{gap_text(gap)} apart, blocks of {a.block}...",
+        file=sys.stderr,
+        flush=True,
+    )
+    measured = latency(backends, a.samples, gap, a.start_delay_s, a.block)
+    for backend in backends:
+        from_commit, from_enqueue = measured[backend]
         lat = sorted(x * 1000 for x in from_commit)
         incl = sorted(x * 1000 for x in from_enqueue)
         cpu = None
         if a.idle_s > 0:
-            print(f"  {label}: idle CPU, {a.idle_s:g} s...", file=sys.stderr, flush=True)
+            print(f"  {labels[backend]}: idle CPU, {a.idle_s:g} s...", file=sys.stderr, flush=True)
             code = FLOOR if backend == "floor" else IDLE
             cpu = idle_cpu(code, backend, a.warmup_s, a.idle_s)
-        row = wake_row(label, backend, lat, cpu, incl)
+        row = wake_row(labels[backend], backend, lat, cpu, incl)
         row["gap_ms"] = list(gap)
+        row["block"] = a.block
         rows.append(row)
     if a.idle_s > 0:
         print("  idle CPU of a bare asyncio process...", file=sys.stderr, flush=True)
@@ -475,7 +529,9 @@ def print_table(
         "Wake latency: a producer process enqueues a job, a claim() iterator in another\n"
         f"process holds it; {samples} jobs {gap_text(gap_ms)} apart. Measured from the producer's\n"
         "commit (enqueue() returned); 'incl. enq' counts from before enqueue() instead.\n"
-        "'x floor' = p50 / the floor's p50 (bare sqlite3 + inotify, one thread).\n"
+        "'x floor' = p50 / the floor's p50 (bare sqlite3 + inotify, one thread); 'incl. x'\n"
+        "= the same from before enqueue() (issue 15's figure: enqueue() call -> job in hand).\n"
+        "The backends took turns in blocks of jobs (bench/wake.py latency()).\n"
         + (
             "Idle CPU: a worker process waiting in claim() on an empty queue (default\n"
             f"idle_poll_s), all threads, {idle_s:g} s after {warmup_s:g} s of warm-up, "
@@ -484,11 +540,12 @@ def print_table(
             else "Idle CPU: not measured (--idle-s 0).\n"
         )
     )
-    heads = ("p50 ms", "p90 ms", "p99 ms", "max ms", "incl. enq", "x floor")
+    heads = ("p50 ms", "p90 ms", "p99 ms", "max ms", "incl. enq", "x floor", "incl. x")
     head = f"{'backend':<32}" + "".join(f" {h:>9}" for h in heads) + f" {'idle CPU %':>11}"
     print(head)
     print("-" * len(head))
     floor = next((r["p50_ms"] for r in rows if r["backend"] == "floor"), None)
+    floor_incl = next((r["p50_incl_enqueue_ms"] for r in rows if r["backend"] == "floor"), None)
     for r in rows:
         if r["backend"] == "bare":
             continue
@@ -496,6 +553,12 @@ def print_table(
         cells = "".join(" " + _ms(r[k]) for k in keys)
         p50 = r["p50_ms"]
         ratio = f"{p50 / floor:>8.2f}x" if isinstance(p50, float) and floor else f"{'-':>9}"
+        incl = r["p50_incl_enqueue_ms"]
+        ratio += (
+            f" {incl / floor_incl:>8.2f}x"
+            if isinstance(incl, float) and floor_incl
+            else f" {'-':>9}"
+        )
         cpu = r["idle_cpu_pct"]
         cpu_cell = f"{cpu:>11.3f}" if isinstance(cpu, float) else f"{'-':>11}"
         print(f"{r['figure']!s:<32}{cells} {ratio} {cpu_cell}")

@@ -41,11 +41,14 @@ def wake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 def test_floor_consumer_idles_before_the_first_job(wake: ModuleType) -> None:
-    # The producer starts 0.35 s after the consumer is waiting: at least three
-    # poll() timeouts with nothing to read, then every job still arrives.
-    from_commit, from_enqueue = wake.latency("floor", 3, (1.0, 2.0), start_delay_s=0.35)
-    assert len(from_commit) == len(from_enqueue) == 3
-    assert all(0 < s < 5 for s in from_commit)
+    # The producers start 0.35 s after the consumers are waiting: at least three
+    # poll() timeouts with nothing to read, then every job still arrives. The
+    # two backends take turns in blocks of 2 jobs (the first of each not counted).
+    measured = wake.latency(["floor", "kernel"], 3, (1.0, 2.0), start_delay_s=0.35, block=2)
+    assert set(measured) == {"floor", "kernel"}
+    for from_commit, from_enqueue in measured.values():
+        assert len(from_commit) == len(from_enqueue) == 4  # 2 blocks of 2
+        assert all(0 < s < 5 for s in from_commit)
 
 
 def test_floor_consumer_is_alive_after_idling(wake: ModuleType) -> None:
