@@ -10,6 +10,28 @@ from typing import Any
 from ._errors import ConfigError, InvalidTextError, OutOfRangeError, ParameterError
 
 _dumps = json.dumps
+# json.dumps(x) with default arguments ends in this C encoder; built once here
+# and called directly it skips dumps' Python layers (a new encoder object and
+# closure per call): a third of a small payload's cost on a process waking
+# from idle (docs/performance.md). Built without circular-reference markers
+# (their dict would be shared between threads), so a circular payload raises
+# RecursionError and is handed to json.dumps for its own error.
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_encode_chunks = (
+    None
+    if _c_make_encoder is None
+    else _c_make_encoder(
+        None,  # no markers: see above
+        json.JSONEncoder().default,
+        json.encoder.encode_basestring_ascii,
+        None,  # indent
+        ": ",
+        ", ",
+        False,  # sort_keys
+        False,  # skipkeys
+        True,  # allow_nan
+    )
+)
 
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 # Durations are added to (or subtracted from) SQLite's clock, unixepoch(),
@@ -146,8 +168,14 @@ NOT_DECODED: Any = object()
 
 
 def json_payload(payload: Any) -> str:
-    """``json.dumps(payload)``, or a :class:`ParameterError` naming the problem."""
+    """``json.dumps(payload)``, or a :class:`ParameterError` naming the problem
+    (tests/unit/test_dumps.py: the same text and the same errors)."""
     try:
+        if _encode_chunks is not None:
+            try:
+                return "".join(_encode_chunks(payload, 0))
+            except RecursionError:
+                pass  # circular, or nested too deep: json.dumps tells which
         return _dumps(payload)
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"payload is not JSON-serialisable: {exc}") from None
