@@ -14,6 +14,8 @@ import math
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from threading import get_ident
+from time import monotonic
 from typing import Any, TypeVar
 
 from ... import _marshal
@@ -36,6 +38,7 @@ from .engine.queue import Watermarks
 from .errors import TRANSLATED, translate
 from .fileguard import FileGuard
 from .ops import SQLiteOps, WriteOps
+from .slot import WriterSlot
 from .transaction import Transaction, _TxDepthGuard
 from .watch import shmfd as _shmfd
 from .watch.detectors import default_backend, probe
@@ -86,8 +89,11 @@ class SQLiteBackend:
             )
         self._synchronous = synchronous
         self._max_readers = max(1, _marshal.int_arg("max_readers", max_readers))
-        self._slot = threading.Lock()
-        self._local = threading.local()
+        self._slot = WriterSlot()
+        # The thread holding the writer slot (None: free). Only that thread
+        # sets it, so a thread reading its own ident here holds the slot: the
+        # nested-transaction check, without a threading.local lookup per write.
+        self._holder: int | None = None
         self._closed = False
         self._close_lock = threading.Lock()
         self._idle_readers: list[sqlite3.Connection] = []
@@ -131,12 +137,12 @@ class SQLiteBackend:
 
     # -- the writer slot ------------------------------------------------------
     def in_transaction(self) -> bool:
-        return bool(getattr(self._local, "depth", 0))
+        return self._holder == get_ident()
 
     def _begin(self, slot_timeout_s: float = -1, begin: bool = True) -> sqlite3.Connection:
         """The writer slot and connection, ``BEGIN IMMEDIATE`` sent unless
         ``begin`` is False (write(): its WriteOps sends it when needed)."""
-        if getattr(self._local, "depth", 0):
+        if self._holder == get_ident():
             raise NestedTransactionError(NESTED_TX)
         if not self._slot.acquire(blocking=False) and not self._slot.acquire(True, slot_timeout_s):
             raise DatabaseError(f"the writer stayed busy for {slot_timeout_s:g} s")
@@ -145,9 +151,13 @@ class SQLiteBackend:
             self._slot.release()
             raise DatabaseClosedError(CLOSED)
         try:
-            if self._guard is not None:
-                watcher = self._watcher
-                self._guard.check(watcher_died=watcher is not None and not watcher.alive)
+            # The file check is due every FILE_CHECK_EVERY_S, and on every write
+            # once the watcher died (FileGuard.check); skipped without a call.
+            guard, watcher = self._guard, self._watcher
+            if guard is not None and (
+                monotonic() >= guard.file_check_at or (watcher is not None and not watcher.alive)
+            ):
+                guard.check(watcher_died=watcher is not None and not watcher.alive)
             if begin:
                 conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -156,7 +166,7 @@ class SQLiteBackend:
         except BaseException:
             self._slot.release()
             raise
-        self._local.depth = 1
+        self._holder = get_ident()
         return conn
 
     def _settle_autocommitted(self) -> None:
@@ -174,10 +184,10 @@ class SQLiteBackend:
         written: then a transaction is begun for it."""
         tally = self._tally
         try:
-            if not begun:
-                self._settle_autocommitted()
-                flush_due = commit and tally is not None and tally.due()
-                begun = flush_due and self._open_for_flush(conn)
+            if not begun and tally is not None:
+                if tally.pending:  # what _settle_autocommitted does, without its call
+                    tally.settle(committed=True, flushed=False)
+                begun = commit and tally.due() and self._open_for_flush(conn)
             if begun and commit:
                 flushed = tally is not None and tally.due() and self._flush(conn, tally)
                 try:
@@ -198,10 +208,11 @@ class SQLiteBackend:
                     tally.settle(committed=False, flushed=False)
             if tally is not None and tally.committed:
                 self._idle_flush.arm()
-            if commit and self._guard is not None:
-                self._guard.bound_wal(conn)
+            guard = self._guard
+            if commit and guard is not None and monotonic() >= guard.wal_check_at:
+                guard.bound_wal(conn)
         finally:
-            self._local.depth = 0
+            self._holder = None
             if self._closed and self._writer is conn:
                 self._writer = None
                 detach_tally(conn)

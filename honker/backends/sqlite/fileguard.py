@@ -59,8 +59,8 @@ class FileGuard:
         "wal_path",
         "wal_limit",
         "_busy_timeout_ms",
-        "_file_check_at",
-        "_wal_check_at",
+        "file_check_at",
+        "wal_check_at",
         "_wal_retry_s",
     )
 
@@ -72,8 +72,10 @@ class FileGuard:
         self.wal_path = path + "-wal"
         self.wal_limit = WAL_TRUNCATE_PAGES * (page_size + WAL_FRAME_HEADER)
         self._busy_timeout_ms = busy_timeout_ms
-        self._file_check_at = 0.0
-        self._wal_check_at = 0.0
+        # time.monotonic() at which check() and bound_wal() next have work:
+        # the writer reads them to skip the call until then.
+        self.file_check_at = 0.0
+        self.wal_check_at = 0.0
         self._wal_retry_s = WAL_RETRY_MIN_S
 
     @classmethod
@@ -97,7 +99,7 @@ class FileGuard:
         tests/sqlite/reliability/test_faults.py::test_file_replaced_under_a_running_worker).
         """
         now = time.monotonic()
-        if now < self._file_check_at and not watcher_died:
+        if now < self.file_check_at and not watcher_died:
             return
         try:
             st = os.stat(self.path)
@@ -115,14 +117,14 @@ class FileGuard:
                 f"ino={st.st_ino}); refusing to write to the old file. Close the Database and "
                 "reopen with honker.open()."
             )
-        self._file_check_at = now + FILE_CHECK_EVERY_S
+        self.file_check_at = now + FILE_CHECK_EVERY_S
 
     def bound_wal(self, conn: sqlite3.Connection) -> None:
         """After a commit (writer slot held): empty an oversized -wal (see WAL_TRUNCATE_PAGES)."""
         now = time.monotonic()
-        if now < self._wal_check_at:
+        if now < self.wal_check_at:
             return
-        self._wal_check_at = now + WAL_CHECK_EVERY_S
+        self.wal_check_at = now + WAL_CHECK_EVERY_S
         try:
             size = os.stat(self.wal_path).st_size
         except OSError:
@@ -147,7 +149,7 @@ class FileGuard:
             self._wal_retry_s = WAL_RETRY_MIN_S
             return
         retry_s = self._wal_retry_s
-        self._wal_check_at = time.monotonic() + retry_s
+        self.wal_check_at = time.monotonic() + retry_s
         self._wal_retry_s = min(2 * retry_s, WAL_RETRY_MAX_S)
         log.log(
             logging.WARNING if retry_s >= 1.0 else logging.DEBUG,

@@ -26,22 +26,20 @@ from .sql import Q
 class SQLiteOps:
     """Operations over one ``sqlite3.Connection`` (see ``honker/backends/base.py``)."""
 
-    __slots__ = ("_conn", "marks")
+    __slots__ = ("_conn", "marks", "raw")
 
     def __init__(self, conn: sqlite3.Connection, marks: Watermarks | None = None) -> None:
         self._conn = conn
         self.marks = marks
+        # The connection for an operation that is one statement, atomic on its
+        # own: the same connection as :attr:`conn`; a :class:`WriteOps` that
+        # has not begun its transaction runs it in autocommit. (An attribute:
+        # it is read on every enqueue, claim and ack.)
+        self.raw = conn
 
     @property
     def conn(self) -> sqlite3.Connection:
         """The connection, inside the open transaction (see :class:`WriteOps`)."""
-        return self._conn
-
-    @property
-    def raw(self) -> sqlite3.Connection:
-        """The connection for an operation that is one statement, atomic on its
-        own: here the same as :attr:`conn`; a :class:`WriteOps` that has not
-        begun its transaction runs it in autocommit."""
         return self._conn
 
     @property
