@@ -22,7 +22,12 @@ import asyncio
 import threading
 from typing import Any
 
-from ._wakeup import resolve, wake_soon
+from ._wakeup import wake_soon
+
+# asyncio runs a timer when the clock is within its resolution (1 ns for
+# time.monotonic) of the timer's time: a deadline that close has come
+# (Subscription._timed_out).
+_EARLY_S = 1e-6
 
 
 class Subscription:
@@ -38,6 +43,9 @@ class Subscription:
         "_waiter",
         "_loop",
         "_seen",
+        "_deadline",
+        "_timer",
+        "_timer_loop",
         "__weakref__",
     )
 
@@ -51,9 +59,33 @@ class Subscription:
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._seen: int | None = None  # the commit counter when our last read began
+        # The running wait's time limit (loop.time()), and the loop timer that
+        # enforces it: kept across waits (see _limit), so a wait woken by a
+        # commit cancels nothing and the next one usually schedules nothing.
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
 
     # -- called from the feed's thread ----------------------------------------
-    def _tick(self, counter: int | None = None) -> None:
+    def _tick(self, counter: int | None = None, loop: Any = None) -> None:
+        """A commit happened (``counter``: the commit counter it stands for, if
+        known). ``loop``: the event loop this call runs in, if any (SQLite's
+        LoopWaker passes its own, sparing a lookup per wake-up)."""
+        if loop is not None and loop is self._loop:
+            # Fired in the waiter's own loop (SQLite's LoopWaker): its
+            # coroutine is not running now, and a tick from the feed's thread
+            # only ever sets _pending, so no lock is needed (the wake path).
+            if self._pending or self._error is not None:
+                return
+            if counter is not None and counter == self._seen:
+                return  # our read began after this commit: nothing new for us
+            self._pending = True
+            if self._sync_waiters:
+                self._event.set()
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            return
         with self._lock:
             if self._pending or self._error is not None:
                 return
@@ -64,12 +96,13 @@ class Subscription:
             if self._sync_waiters:
                 self._event.set()
         if waiter is not None and loop is not None:
-            if loop is asyncio._get_running_loop():
-                resolve(waiter)  # fired from the waiter's own loop (SQLite's LoopWaker)
-            else:
+            if loop is not asyncio._get_running_loop():
                 wake_soon(loop, waiter)
+            elif not waiter.done():  # resolve(), inline: fired from the waiter's own loop
+                waiter.set_result(None)  # (SQLite's LoopWaker)
 
     def _die(self, error: BaseException) -> None:
+        self._deadline = None  # a timer left running ends nothing
         with self._lock:
             if self._error is not None:
                 return
@@ -81,7 +114,8 @@ class Subscription:
 
     # -- consumer side --------------------------------------------------------
     def _take(self) -> bool:
-        """Consume a pending tick (caller holds the lock); raise if dead."""
+        """Consume a pending tick; raise if dead. (The lock is needed only where
+        a tick must not fall between this and setting ``_waiter``: wait()'s start.)"""
         if self._pending:
             self._pending = False
             return True
@@ -94,8 +128,8 @@ class Subscription:
         doing for this waiter; handed back to :meth:`_disarm` after it."""
         return None
 
-    def _disarm(self, armed: Any) -> None:
-        """After a wait: undo :meth:`_arm`."""
+    def _disarm(self, armed: Any, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """After a wait (in ``loop``, None: a thread's): undo :meth:`_arm`."""
 
     async def wait(self, timeout: float | None) -> bool:
         """Wait for a tick or ``timeout`` seconds (None: forever); True on a tick."""
@@ -106,18 +140,55 @@ class Subscription:
             fut: asyncio.Future[None] = loop.create_future()
             self._waiter, self._loop = fut, loop
         armed = self._arm(loop)
-        timer = None if timeout is None else loop.call_later(max(0.0, timeout), resolve, fut)
+        self._limit(loop, timeout)
         try:
             await fut
-        finally:
-            if timer is not None:
-                timer.cancel()
-            self._disarm(armed)
+        except BaseException:  # cancelled: a tick that came meanwhile stays pending
+            self._deadline = None
+            self._disarm(armed, loop)
             with self._lock:
                 if self._waiter is fut:
                     self._waiter = None
-        with self._lock:
-            return self._take()
+            raise
+        self._disarm(armed, loop)
+        # No lock (the wake path): a tick from the feed's thread only sets
+        # _pending, so it is either taken here or left for the next wait, and
+        # one that reads the finished future finds it done.
+        if self._waiter is fut:
+            self._waiter = None
+        return self._take()
+
+    def _limit(self, loop: asyncio.AbstractEventLoop, timeout: float | None) -> None:
+        """Make the coming wait end after ``timeout`` seconds (None: never).
+
+        One timer per subscription, left running when a wait ends early: a
+        consumer waiting between jobs with the same limit (``idle_poll_s``)
+        would otherwise schedule and cancel a timer per job. A timer due
+        before the new limit is kept: when it fires it sees the later
+        deadline and re-arms (:meth:`_timed_out`)."""
+        if timeout is None:
+            self._deadline = None  # a timer left running finds nothing to end
+            return
+        deadline = loop.time() + max(0.0, timeout)
+        self._deadline = deadline
+        timer = self._timer
+        if timer is not None:
+            if timer.when() <= deadline and self._timer_loop is loop:
+                return
+            timer.cancel()
+        self._timer, self._timer_loop = loop.call_at(deadline, self._timed_out, loop), loop
+
+    def _timed_out(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The subscription's timer fired: end the running wait if its deadline
+        has come, else re-arm for it."""
+        self._timer = self._timer_loop = None
+        deadline, fut = self._deadline, self._waiter
+        if deadline is None or fut is None or self._loop is not loop:
+            return  # no wait with a limit runs in this loop now
+        if loop.time() + _EARLY_S < deadline:  # a later wait moved the deadline
+            self._timer, self._timer_loop = loop.call_at(deadline, self._timed_out, loop), loop
+        elif not fut.done():
+            fut.set_result(None)
 
     def wait_sync(self, timeout: float | None) -> bool:
         """Blocking form of :meth:`wait` for threads without an event loop."""

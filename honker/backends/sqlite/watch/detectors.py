@@ -59,6 +59,7 @@ CONFIRM_FOR_S = 0.02
 AFTER_WAKE_PAUSE_S = 0.001
 WAL_INDEX_VERSION = 3007000
 _SHM_HEADER = struct.Struct("=III")  # iVersion, unused, iChange (native endianness)
+_CHANGE = struct.Struct("=I")  # iChange alone, at offset 8
 
 
 def _probe_failed(reason: str) -> ProbeError:
@@ -90,6 +91,8 @@ class _DataVersion:
     its own data_version. Opened like honker's: ``mode=rw`` (no CREATE), no
     PRAGMAs, so SQLITE_BUSY is reported at once and simply retried.
     """
+
+    seen: int | None = None  # no counter to tell which commit a wake-up stands for
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -219,7 +222,8 @@ class _ShmCounter:
       which never closes a descriptor of a live inode;
     - a recreated ``-shm`` (new inode, seen by :meth:`housekeeping`) is
       re-acquired, re-baselined, and reported as a change;
-    - thread-safe, like :class:`_DataVersion`, for the same reason.
+    - thread-safe, like :class:`_DataVersion`, for the same reason (reads
+      without a lock: see :meth:`changed`).
     """
 
     def __init__(self, path: str) -> None:
@@ -228,7 +232,8 @@ class _ShmCounter:
         self._closed = False
         self._key: tuple[int, int] | None = None
         self._fd = -1
-        self._change = 0
+        # The counter's value at the last :meth:`changed` (what a wake-up stands for).
+        self.seen: int | None = 0
         self._attach()
 
     def _attach(self) -> None:
@@ -236,40 +241,49 @@ class _ShmCounter:
         if self._key is not None:
             _shmfd.release(self._key)
         self._key, self._fd = key, fd
-        self._change = self._read()
+        self.seen = self._read()
 
     def _read(self) -> int:
         return _read_shm_header(self._fd)[1]
 
-    @property
-    def seen(self) -> int:
-        """The counter's value at the last :meth:`changed` (what a wake-up stands for)."""
-        return self._change
-
     def peek(self) -> int | None:
         """The counter now, without moving :meth:`changed`'s baseline (None on an error)."""
-        with self._lock:
-            if self._closed:
-                return None
-            try:
-                return self._read()
-            except OSError:
-                return None
+        if self._closed:
+            return None
+        try:  # no lock: see changed()
+            return int(_CHANGE.unpack_from(os.pread(self._fd, _SHM_HEADER.size, 0), 8)[0])
+        except (OSError, struct.error):
+            return None
 
     def changed(self) -> bool:
-        """True if a commit happened since the last call (or on an error)."""
-        with self._lock:
-            if self._closed:
-                return False
-            try:
-                change = self._read()
-            except OSError:
-                self._reattach()
-                return True
-            if change != self._change:
-                self._change = change
-                return True
+        """True if a commit happened since the last call (or on an error).
+
+        The read and the compare take no lock (they run on every wake-up, in
+        an event loop and in the watcher thread). Every caller that reads a
+        value other than the baseline reports it, so no commit goes
+        unreported; two callers racing can both report one commit (a
+        spurious wake-up, which subscribers tolerate), and in the rarest
+        interleaving (one descheduled between its read and its store) leave
+        an older baseline, so that the wake-up carries that older value and
+        a subscriber whose read began there skips it: the next check (the
+        next file event, or the watcher's safety check within 100 ms) then
+        reports the commit again. Re-attaching after an error, and closing,
+        hold the lock.
+        """
+        if self._closed:
             return False
+        try:
+            change = _CHANGE.unpack_from(os.pread(self._fd, _SHM_HEADER.size, 0), 8)[0]
+        except (OSError, struct.error):  # struct.error: a short read
+            with self._lock:
+                if self._closed:
+                    return False
+                self._reattach()
+            return True
+        if change != self.seen:
+            self.seen = change
+            return True
+        return False
 
     def housekeeping(self) -> bool:
         """Called every 100 ms: True (and re-attached) if ``-shm`` was recreated."""
@@ -429,6 +443,10 @@ class DirEvents:
         ``-wal`` or ``-journal`` (or the queue overflowed)."""
         return self._ino.read_names(self._names)
 
+    def names_ours(self, data: bytes) -> bool:
+        """:meth:`relevant` for events already read (raw, from :attr:`fd`)."""
+        return _inotify.names_in(data, self._names)
+
     def close(self) -> None:
         self._ino.close()
 
@@ -569,6 +587,7 @@ class LoopWaker:
         self.unregister_pending = False
         self.disarmed_at = 0.0
         self._events = DirEvents(path)
+        self._fd = self._events.fd
         self._commits = commits
         self._fire = fire
         self._confirm_from: float | None = None  # loop.time() of the last unconfirmed event
@@ -609,15 +628,24 @@ class LoopWaker:
             self._confirm_from = None
 
     def _ready(self) -> None:
-        if not self._events.relevant():
+        # The commit check first: the usual event is a commit's, already
+        # visible, and then the events' names need not be decoded (a commit
+        # is a commit, whichever event came with it).
+        try:  # Inotify.read_raw(), inline: this runs on every wake-up
+            events = os.read(self._fd, 4096)
+        except BlockingIOError:
+            events = b""
+        if self._commits.changed():
+            self._confirm_from = None
+            self._fire()
             return
+        if not self._events.names_ours(events):
+            return  # another file's write, or nothing queued
+        # A write of ours not visible yet: keep looking (_confirm).
         confirming = self._confirm_from is not None
         self._confirm_from = self.loop.time()
         if not confirming:
-            self._confirm()
-        elif self._commits.changed():  # a later write of the same commit: look now
-            self._confirm_from = None
-            self._fire()
+            self.loop.call_soon(self._confirm)
 
     def _confirm(self) -> None:
         if self.closed or self._confirm_from is None:

@@ -67,6 +67,19 @@ def _libc() -> ctypes.CDLL:
     return libc
 
 
+def names_in(data: bytes, names: set[bytes]) -> bool:
+    """True if an event in ``data`` (raw, as read) names a file in ``names``,
+    or reports a queue overflow."""
+    pos, end = 0, len(data)
+    while pos + _HEADER.size <= end:
+        _wd, mask, _cookie, length = _HEADER.unpack_from(data, pos)
+        pos += _HEADER.size
+        if mask & IN_Q_OVERFLOW or data[pos : pos + length].rstrip(b"\0") in names:
+            return True
+        pos += length
+    return False
+
+
 class Inotify:
     """An inotify instance (non-blocking, close-on-exec) with its watches."""
 
@@ -94,18 +107,15 @@ class Inotify:
     def read_names(self, names: set[bytes]) -> bool:
         """Consume queued events; True if one names a file in ``names`` (or the
         queue overflowed). Cheaper than :meth:`read` on the hot path."""
+        return names_in(self.read_raw(), names)
+
+    def read_raw(self) -> bytes:
+        """Consume queued events (up to 4 KiB: more leaves the descriptor
+        readable); their raw bytes, empty if none were queued."""
         try:
-            data = os.read(self.fd, 4096)  # more than that: readable again
+            return os.read(self.fd, 4096)
         except BlockingIOError:
-            return False
-        pos, end = 0, len(data)
-        while pos + _HEADER.size <= end:
-            _wd, mask, _cookie, length = _HEADER.unpack_from(data, pos)
-            pos += _HEADER.size
-            if mask & IN_Q_OVERFLOW or data[pos : pos + length].rstrip(b"\0") in names:
-                return True
-            pos += length
-        return False
+            return b""
 
     def close(self) -> None:
         # This descriptor is the inotify instance, not a database file: closing

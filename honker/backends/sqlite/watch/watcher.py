@@ -20,6 +20,8 @@ Semantics:
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import logging
 import math
 import os
@@ -122,10 +124,14 @@ class UpdateEvents(Subscription):
         hub = self._hub
         return None if hub is None else (hub, hub.arm(loop))
 
-    def _disarm(self, armed: tuple[UpdateWatcher, object] | None) -> None:
+    def _disarm(
+        self,
+        armed: tuple[UpdateWatcher, object] | None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         if armed is not None:
             hub, token = armed
-            hub.disarm(token)
+            hub.disarm(token, loop)
 
     def mark(self) -> None:
         """The subscriber is about to read: drop the pending tick and remember the
@@ -135,10 +141,12 @@ class UpdateEvents(Subscription):
         if hub is None:
             return
         counter = hub.peek()
-        with self._lock:
-            self._seen = counter
-            if counter is not None:
-                self._pending = False
+        # No lock (every claim runs this): a tick from the feed's thread that
+        # this clears was fired after its commit became visible, so before
+        # the read that follows: the read sees that commit.
+        self._seen = counter
+        if counter is not None:
+            self._pending = False
 
     def generation(self) -> int:
         """The WAL-index change counter (kernel backend in WAL mode: it moves on
@@ -188,7 +196,10 @@ class UpdateWatcher:
         self.path = path
         self.backend = backend
         self._interval = poll_interval_s
-        self._subs: weakref.WeakSet[UpdateEvents] = weakref.WeakSet()
+        # Subscribers, held weakly (garbage collection unsubscribes). A tuple
+        # replaced on each change, so a wake-up reads it without copying or
+        # iterating a WeakSet (a dozen Python calls on the wake path).
+        self._subs: tuple[weakref.ref[UpdateEvents], ...] = ()
         self._subs_lock = threading.Lock()
         self._stop = threading.Event()
         self._stop_r, self._stop_w = os.pipe()  # wakes a backend blocked in poll()
@@ -199,9 +210,13 @@ class UpdateWatcher:
         self._wakers: dict[asyncio.AbstractEventLoop, LoopWaker] = {}
         self._thread_served = 0  # blocked waiters the thread must wake (kernel)
         self.fires = 0  # wake-ups sent so far (UpdateEvents.generation)
+        self._fire_count = itertools.count(1)
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._dead: BaseException | None = None
+        # False once the watcher died (every way its thread ends sets _dead):
+        # an attribute, read by every write (SQLiteBackend._begin).
+        self.alive = True
         self._thread = threading.Thread(target=self._run, name="honker-update-poll", daemon=True)
         self._thread.start()
         self._ready.wait()
@@ -215,14 +230,17 @@ class UpdateWatcher:
         sub = UpdateEvents(self)
         with self._subs_lock:
             if self._dead is None:
-                self._subs.add(sub)
+                live = tuple(ref for ref in self._subs if ref() is not None)
+                self._subs = (*live, weakref.ref(sub))
                 return sub
         sub._die(self._dead)
         return sub
 
     def unsubscribe(self, sub: UpdateEvents) -> None:
         with self._subs_lock:
-            self._subs.discard(sub)
+            self._subs = tuple(
+                ref for ref in self._subs if (other := ref()) is not None and other is not sub
+            )
 
     # -- waiters (kernel backend) ---------------------------------------------
     def arm(self, loop: asyncio.AbstractEventLoop | None) -> object:
@@ -264,7 +282,8 @@ class UpdateWatcher:
                 old.close()
                 del self._wakers[old.loop]
             try:
-                waker = LoopWaker(self.path, loop, self._commits, self._fire)  # type: ignore[arg-type]
+                fire = functools.partial(self._fire, loop)
+                waker = LoopWaker(self.path, loop, self._commits, fire)  # type: ignore[arg-type]
             except OSError:
                 return None
             self._wakers[loop] = waker
@@ -272,8 +291,21 @@ class UpdateWatcher:
             loop.call_soon(self._check_now)
         return waker
 
-    def disarm(self, armed: object) -> None:
+    def disarm(self, armed: object, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """A wait ended (in ``loop``, None: a blocked thread's)."""
         if armed is None:
+            return
+        if (
+            type(armed) is LoopWaker
+            and armed.loop is loop
+            and armed.unregister_pending
+            and self._dead is None
+        ):
+            # The usual case after a wake-up, in the waker's own loop, its
+            # unwatch timer already set: what the locked path below would do
+            # is the count alone (only that loop changes it; the timer decides
+            # later, under the lock, and cleans up if the watcher died meanwhile).
+            armed.disarm()
             return
         with self._subs_lock:
             if armed is _THREAD_SERVED:
@@ -335,22 +367,28 @@ class UpdateWatcher:
         commits = self._commits
         return commits.peek() if isinstance(commits, _ShmCounter) else None
 
-    def _fire(self) -> None:
+    def _fire(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Tick every subscriber; ``loop``: the event loop this runs in (a
+        LoopWaker's), None from the watcher thread or when not known."""
         commits = self._commits
         # What this wake-up stands for: commits up to this counter value (a
         # subscriber whose read began at that value skips it; UpdateEvents.mark).
-        counter = commits.seen if isinstance(commits, _ShmCounter) else None
-        with self._subs_lock:
-            self.fires += 1
-            subs = list(self._subs)
-        for sub in subs:
-            sub._tick(counter)
+        counter = None if commits is None else commits.seen
+        # No lock: the count is a fresh value per wake-up (never repeated, so
+        # UpdateEvents.generation changes with each), the tuple is replaced,
+        # never changed.
+        self.fires = next(self._fire_count)
+        for ref in self._subs:
+            sub = ref()
+            if sub is not None:
+                sub._tick(counter, loop)
 
     def _kill_all(self, error: BaseException) -> None:
         with self._subs_lock:
             self._dead = error
-            subs = list(self._subs)
-            self._subs = weakref.WeakSet()
+            self.alive = False
+            subs = [sub for sub in (ref() for ref in self._subs) if sub is not None]
+            self._subs = ()
             for waker in self._wakers.values():
                 # A waker still registered in a running loop is closed there
                 # (by _unregister, after its last waiter leaves).
@@ -367,11 +405,6 @@ class UpdateWatcher:
             self._wakers = {}
         for sub in subs:
             sub._die(error)
-
-    @property
-    def alive(self) -> bool:
-        """False once the watcher died (every way its thread ends sets ``_dead``)."""
-        return self._dead is None
 
     def close(self) -> None:
         """Stop and join the thread; every subscriber sees the watcher die."""
