@@ -435,7 +435,6 @@ class Job(StrictPayload):
     )
 
     def __init__(self, queue: Queue, row: Any) -> None:
-        self.queue = queue
         if isinstance(row, dict):
             row = (
                 row["id"],
@@ -445,6 +444,21 @@ class Job(StrictPayload):
                 row.get("attempts", 0),
                 row.get("claim_expires_at"),
             )
+        self._defaults(queue)
+        self._fill(queue, row)
+
+    def _defaults(self, queue: Queue) -> None:
+        """The fields a claim does not set (honker's fake fields)."""
+        self.queue = queue
+        self.state = "processing"
+        self.priority = 0
+        self.run_at = 0
+        self.last_error: str | None = None
+        self.created_at = 0
+        self._payload: Any = NOT_DECODED
+
+    def _fill(self, queue: Queue, row: Any) -> None:
+        """The fields a claimed row sets."""
         (
             self.id,
             self.queue_name,
@@ -453,13 +467,16 @@ class Job(StrictPayload):
             self.attempts,
             self.claim_expires_at,
         ) = row
-        self.state = "processing"
-        self.priority = 0
-        self.run_at = 0
         self.max_attempts = queue.max_attempts
-        self.last_error: str | None = None
-        self.created_at = 0
-        self._payload: Any = NOT_DECODED
+
+    @classmethod
+    def _blank(cls, queue: Queue) -> Job:
+        """A Job with its defaults only, for :meth:`_fill` later: the claim
+        iterator makes the next one before it waits, so that a job found
+        after a wake-up costs a few stores instead of a new object."""
+        job = cls.__new__(cls)
+        job._defaults(queue)
+        return job
 
     def ack(self, *, tx: Any = None) -> bool:
         """Finish the job (deletes it) if our claim is still valid; with ``tx``
@@ -489,6 +506,11 @@ class _WorkerQueueIter:
         self.queue = queue
         self.worker_id = worker_id
         self.idle_poll_s = idle_poll_s
+        # The queue's visibility timeout as last checked, and the value it was
+        # checked from: a step re-checks only when the attribute was changed.
+        self._vt_from: Any = self
+        self._vt = 0
+        self._next_job: Job | None = None  # see Job._blank
         # Subscribe before the first claim, so a commit in between is not lost.
         self._updates: Changes = queue.db.update_events()
 
@@ -517,10 +539,21 @@ class _WorkerQueueIter:
     def _step(self) -> Job | Wait:
         """One transaction: claim, or learn when the next job becomes due."""
         q, worker_id = self.queue, self.worker_id
-        name, vt = q.name, duration_arg("visibility_timeout_s", q.visibility_timeout_s)
+        vt = q.visibility_timeout_s
+        if vt is not self._vt_from:
+            self._vt = duration_arg("visibility_timeout_s", vt)
+            self._vt_from = vt
+        name, vt = q.name, self._vt
         rows, due_in = q.db._write(lambda o: o.claim_or_next(name, worker_id, vt))
         if rows:
-            return Job(q, rows[0])
+            job = self._next_job
+            if job is None:
+                return Job(q, rows[0])
+            self._next_job = None
+            job._fill(q, rows[0])
+            return job
+        if self._next_job is None:
+            self._next_job = Job._blank(q)  # ready for the wake-up (Job._blank)
         timeout = self.idle_poll_s
         if due_in is not None:  # seconds by the database's clock, not this process's
             due_in = max(0.0, due_in)

@@ -100,20 +100,17 @@ class Watermarks:
         self._by_queue.clear()
 
 
-def _recent_mark(marks: Watermarks | None, queue: str) -> tuple[int, int, float] | None:
-    """The last pass's mark, or None when a full pass is due (or no marks)."""
-    mark = None if marks is None else marks._by_queue.get(queue)
-    if mark is None or time.monotonic() - mark[2] >= FULL_PASS_EVERY_S:
-        return None
-    return mark
-
-
-def _deadletter_exhausted(conn: sqlite3.Connection, queue: str, marks: Watermarks | None) -> None:
-    """The dead-letter pass on its own (pass_marks, then a DELETE if needed)."""
+def _deadletter_exhausted(
+    conn: sqlite3.Connection,
+    queue: str,
+    marks: Watermarks | None,
+    mark: tuple[int, int, float] | None,
+) -> None:
+    """The dead-letter pass on its own (pass_marks, then a DELETE if needed);
+    ``mark``: the last pass's, or None when a full pass is due (claim_batch)."""
     if marks is None:
         _bury(conn, conn.execute(Q["deadletter_all"], (queue,)).fetchall(), MAX_ATTEMPTS_EXCEEDED)
         return
-    mark = _recent_mark(marks, queue)
     last_now, last_seq = (I64_MAX, I64_MAX) if mark is None else mark[:2]
     # The new watermark is read before the pass, in the same write
     # transaction: rows inserted or becoming due after this point are what
@@ -176,14 +173,19 @@ def claim_batch(
       transaction ``opener`` opens, after it; an empty queue (no due row, no
       claim run out: ``claim_anything``) needs no transaction at all.
     """
-    mark = None if n <= 0 else _recent_mark(marks, queue)
+    # The last pass's mark, or None when a full pass is due (or no marks).
+    mark = None if marks is None else marks._by_queue.get(queue)
+    if mark is not None and time.monotonic() - mark[2] >= FULL_PASS_EVERY_S:
+        mark = None
+    if n <= 0:
+        if opener is not None:
+            conn = opener()  # the pass runs in the transaction
+        _deadletter_exhausted(conn, queue, marks, mark)
+        return conn.execute(Q["claim"], (queue, worker_id, n, timeout_s)).fetchall() if n else []
     if opener is not None and mark is None:
         conn, opener = opener(), None  # a full pass first: all of it in the transaction
-    if n <= 0:
-        _deadletter_exhausted(conn, queue, marks)
-        return conn.execute(Q["claim"], (queue, worker_id, n, timeout_s)).fetchall() if n else []
     if mark is None:
-        _deadletter_exhausted(conn, queue, marks)  # a full pass first
+        _deadletter_exhausted(conn, queue, marks, None)  # a full pass first
         last_now, last_seq = I64_MAX, I64_MAX
     else:
         last_now, last_seq = mark[0], mark[1]
@@ -194,7 +196,8 @@ def claim_batch(
     claimed: list[ClaimRow] = [(r[0], queue, r[1], worker_id, r[2], r[3]) for r in rows]
     if opener is not None:
         if mark is not None and len(rows) == n and not rows[0][6]:
-            _passed(conn, queue, marks, mark, *rows[0][4:])  # type: ignore[arg-type]  # nothing to bury
+            # _passed() with nothing found to bury: the new mark alone.
+            marks._by_queue[queue] = (rows[0][4], rows[0][5], mark[2])  # type: ignore[union-attr]
             return claimed
         if not rows and not conn.execute(Q["claim_anything"], (queue,)).fetchall()[0][0]:
             return claimed  # nothing due, nothing ran out: nothing to claim or bury
@@ -211,7 +214,7 @@ def claim_batch(
         if rows:
             _passed(conn, queue, marks, mark, *rows[0][4:])  # type: ignore[arg-type]
         else:
-            _deadletter_exhausted(conn, queue, marks)
+            _deadletter_exhausted(conn, queue, marks, mark)
     if not claimed and conn.execute(Q["queue_paused"], (queue,)).fetchone()[0]:
         return claimed  # paused: claim_top claimed nothing, and nothing below either
     if len(claimed) < n:
