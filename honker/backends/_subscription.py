@@ -71,22 +71,13 @@ class Subscription:
         """A commit happened (``counter``: the commit counter it stands for, if
         known). ``loop``: the event loop this call runs in, if any (SQLite's
         LoopWaker passes its own, sparing a lookup per wake-up)."""
-        if loop is not None and loop is self._loop:
-            # Fired in the waiter's own loop (SQLite's LoopWaker): its
-            # coroutine is not running now, and a tick from the feed's thread
-            # only ever sets _pending, so no lock is needed (the wake path).
-            if self._pending or self._error is not None:
-                return
-            if counter is not None and counter == self._seen:
-                return  # our read began after this commit: nothing new for us
-            self._pending = True
-            if self._sync_waiters:
-                self._event.set()
-            waiter = self._waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-            return
-        with self._lock:
+        # Fired in the waiter's own loop (SQLite's LoopWaker), the tick takes
+        # no lock (the wake path): the waiter's coroutine is not running now,
+        # and a tick from the feed's thread only ever sets _pending.
+        own = loop is not None and loop is self._loop
+        if not own:
+            self._lock.acquire()
+        try:
             if self._pending or self._error is not None:
                 return
             if counter is not None and counter == self._seen:
@@ -95,11 +86,14 @@ class Subscription:
             waiter, loop = self._waiter, self._loop
             if self._sync_waiters:
                 self._event.set()
+        finally:
+            if not own:
+                self._lock.release()
         if waiter is not None and loop is not None:
-            if loop is not asyncio._get_running_loop():
+            if not own and loop is not asyncio._get_running_loop():
                 wake_soon(loop, waiter)
             elif not waiter.done():  # resolve(), inline: fired from the waiter's own loop
-                waiter.set_result(None)  # (SQLite's LoopWaker)
+                waiter.set_result(None)
 
     def _die(self, error: BaseException) -> None:
         self._deadline = None  # a timer left running ends nothing

@@ -154,10 +154,9 @@ class SQLiteBackend:
             # The file check is due every FILE_CHECK_EVERY_S, and on every write
             # once the watcher died (FileGuard.check); skipped without a call.
             guard, watcher = self._guard, self._watcher
-            if guard is not None and (
-                monotonic() >= guard.file_check_at or (watcher is not None and not watcher.alive)
-            ):
-                guard.check(watcher_died=watcher is not None and not watcher.alive)
+            died = watcher is not None and not watcher.alive
+            if guard is not None and (died or monotonic() >= guard.file_check_at):
+                guard.check(watcher_died=died)
             if begin:
                 conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -185,8 +184,7 @@ class SQLiteBackend:
         tally = self._tally
         try:
             if not begun and tally is not None:
-                if tally.pending:  # what _settle_autocommitted does, without its call
-                    tally.settle(committed=True, flushed=False)
+                self._settle_autocommitted()
                 begun = commit and tally.due() and self._open_for_flush(conn)
             if begun and commit:
                 flushed = tally is not None and tally.due() and self._flush(conn, tally)

@@ -196,8 +196,7 @@ def claim_batch(
     claimed: list[ClaimRow] = [(r[0], queue, r[1], worker_id, r[2], r[3]) for r in rows]
     if opener is not None:
         if mark is not None and len(rows) == n and not rows[0][6]:
-            # _passed() with nothing found to bury: the new mark alone.
-            marks._by_queue[queue] = (rows[0][4], rows[0][5], mark[2])  # type: ignore[union-attr]
+            _passed(conn, queue, marks, mark, *rows[0][4:])  # type: ignore[arg-type]  # nothing to bury
             return claimed
         if not rows and not conn.execute(Q["claim_anything"], (queue,)).fetchall()[0][0]:
             return claimed  # nothing due, nothing ran out: nothing to claim or bury
