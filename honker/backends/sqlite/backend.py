@@ -152,7 +152,8 @@ class SQLiteBackend:
             raise DatabaseClosedError(CLOSED)
         try:
             # The file check is due every FILE_CHECK_EVERY_S, and on every write
-            # once the watcher died (FileGuard.check); skipped without a call.
+            # once the watcher died (FileGuard.check); skipped without a call,
+            # and usually made by another thread (FileGuard.checked).
             guard, watcher = self._guard, self._watcher
             died = watcher is not None and not watcher.alive
             if guard is not None and (died or monotonic() >= guard.file_check_at):
@@ -207,8 +208,12 @@ class SQLiteBackend:
             if tally is not None and tally.committed:
                 self._idle_flush.arm()
             guard = self._guard
-            if commit and guard is not None and monotonic() >= guard.wal_check_at:
-                guard.bound_wal(conn)
+            if commit and guard is not None:
+                guard.wrote = True
+                if monotonic() >= guard.wal_check_at:
+                    guard.bound_wal(conn)
+                    if self._watcher is None:  # nobody else looks at the file for us
+                        guard.check_in_background()
         finally:
             self._holder = None
             if self._closed and self._writer is conn:
@@ -359,9 +364,15 @@ class SQLiteBackend:
             # then raise the watcher-died error at once instead of quietly
             # watching whatever file the path names now.
             if self._watcher is None:
+                guard = self._guard
                 self._watcher = UpdateWatcher(
-                    self.path, self._poll_interval_s, self._watcher_backend
+                    self.path,
+                    self._poll_interval_s,
+                    self._watcher_backend,
+                    None if guard is None else guard.checked,
                 )
+                if guard is not None:
+                    guard.stop_background()  # the watcher looks at the file now
             return self._watcher.subscribe()
 
     # -- lifecycle ------------------------------------------------------------
@@ -390,6 +401,8 @@ class SQLiteBackend:
             watcher, self._watcher = self._watcher, None
         if watcher is not None:
             watcher.close()
+        if self._guard is not None:
+            self._guard.stop_background(final=True)
         if self._slot.acquire(blocking=False):
             try:
                 conn, self._writer = self._writer, None

@@ -28,6 +28,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ...._errors import ConfigError, WatcherDiedError
@@ -192,8 +193,17 @@ class UpdateWatcher:
     without ``add_reader``); its safety check runs regardless.
     """
 
-    def __init__(self, path: str, poll_interval_s: float, backend: str = "polling") -> None:
+    def __init__(
+        self,
+        path: str,
+        poll_interval_s: float,
+        backend: str = "polling",
+        on_checked: Callable[[os.stat_result, float], None] | None = None,
+    ) -> None:
         self.path = path
+        # Told (thread) what the path named at each identity check that found
+        # the file in place, and when (time.monotonic()): FileGuard.checked.
+        self._on_checked = on_checked
         self.backend = backend
         self._interval = poll_interval_s
         # Subscribers, held weakly (garbage collection unsubscribes). A tuple
@@ -504,6 +514,8 @@ class UpdateWatcher:
                     f"{_rust_debug(self.path)}. The watcher cannot recover; close the "
                     "Database and reopen with honker.open()."
                 )
+            if self._on_checked is not None:
+                self._on_checked(st, now)
             if detector.housekeeping():
                 fire()
 
