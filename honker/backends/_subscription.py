@@ -22,7 +22,7 @@ import asyncio
 import threading
 from typing import Any
 
-from ._wakeup import wake_soon
+from ._wakeup import Waiter, wake_soon
 
 # asyncio runs a timer when the clock is within its resolution (1 ns for
 # time.monotonic) of the timer's time: a deadline that close has come
@@ -43,6 +43,7 @@ class Subscription:
         "_waiter",
         "_loop",
         "_seen",
+        "_woke_at",
         "_deadline",
         "_timer",
         "_timer_loop",
@@ -56,9 +57,12 @@ class Subscription:
         self._error: BaseException | None = None
         self._event = threading.Event()  # set by a tick while a thread waits
         self._sync_waiters = 0
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: Waiter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._seen: int | None = None  # the commit counter when our last read began
+        # The commit counter of the tick that just resumed a coroutine's wait
+        # in its own loop (None: none since the last read began; see mark).
+        self._woke_at: int | None = None
         # The running wait's time limit (loop.time()), and the loop timer that
         # enforces it: kept across waits (see _limit), so a wait woken by a
         # commit cancels nothing and the next one usually schedules nothing.
@@ -69,8 +73,9 @@ class Subscription:
     # -- called from the feed's thread ----------------------------------------
     def _tick(self, counter: int | None = None, loop: Any = None) -> None:
         """A commit happened (``counter``: the commit counter it stands for, if
-        known). ``loop``: the event loop this call runs in, if any (SQLite's
-        LoopWaker passes its own, sparing a lookup per wake-up)."""
+        known). ``loop``: given only by a callback of that event loop (SQLite's
+        LoopWaker), never from inside a task: a coroutine of that loop waiting
+        here is then resumed at once (:meth:`Waiter.resume`)."""
         # Fired in the waiter's own loop (SQLite's LoopWaker), the tick takes
         # no lock (the wake path): the waiter's coroutine is not running now,
         # and a tick from the feed's thread only ever sets _pending.
@@ -90,9 +95,13 @@ class Subscription:
             if not own:
                 self._lock.release()
         if waiter is not None and loop is not None:
-            if not own and loop is not asyncio._get_running_loop():
+            if own:
+                if not waiter.done():
+                    self._woke_at = counter
+                    waiter.resume()
+            elif loop is not asyncio._get_running_loop():
                 wake_soon(loop, waiter)
-            elif not waiter.done():  # resolve(), inline: fired from the waiter's own loop
+            elif not waiter.done():  # resolve(), inline: in the waiter's loop
                 waiter.set_result(None)
 
     def _die(self, error: BaseException) -> None:
@@ -123,7 +132,9 @@ class Subscription:
         return None
 
     def _disarm(self, armed: Any, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """After a wait (in ``loop``, None: a thread's): undo :meth:`_arm`."""
+        """After a wait: undo :meth:`_arm`. ``loop``: the running loop the
+        wait ended in, when it ended normally there; None otherwise (a
+        thread's wait, a cancelled or finalised coroutine's)."""
 
     async def wait(self, timeout: float | None) -> bool:
         """Wait for a tick or ``timeout`` seconds (None: forever); True on a tick."""
@@ -131,7 +142,7 @@ class Subscription:
         with self._lock:
             if self._take():
                 return True
-            fut: asyncio.Future[None] = loop.create_future()
+            fut = Waiter(loop)
             self._waiter, self._loop = fut, loop
         armed = self._arm(loop)
         self._limit(loop, timeout)
@@ -139,7 +150,9 @@ class Subscription:
             await fut
         except BaseException:  # cancelled: a tick that came meanwhile stays pending
             self._deadline = None
-            self._disarm(armed, loop)
+            # No loop given: the careful path (the loop may be closed by now,
+            # a coroutine finalised after it).
+            self._disarm(armed, None)
             with self._lock:
                 if self._waiter is fut:
                     self._waiter = None
@@ -150,6 +163,9 @@ class Subscription:
         # one that reads the finished future finds it done.
         if self._waiter is fut:
             self._waiter = None
+        if self._pending:  # _take(), its usual case inline
+            self._pending = False
+            return True
         return self._take()
 
     def _limit(self, loop: asyncio.AbstractEventLoop, timeout: float | None) -> None:

@@ -26,7 +26,9 @@ pauses) come within 50 ms, a fast path delivered them.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
+import inspect
 import os
 import random
 import sqlite3
@@ -163,6 +165,48 @@ async def test_an_async_waiter_is_woken_by_its_own_loop(
 
     _assert_fast(await _timed_wakes(sub, other, loop_serves))
     assert list(hub._wakers) == [loop], "one waker per loop, reused for every wait"
+
+
+async def test_a_woken_coroutine_resumes_at_once_in_its_own_task_and_context(
+    open_db: Callable[..., honker.Database], db_path: str
+) -> None:
+    """The loop's reader resumes the waiting task itself (``Waiter.resume``),
+    not one loop iteration later, and the task runs as asyncio would run it:
+    it is the current task, in its own context; a later wait, a timed-out
+    wait and a cancelled wait behave as always."""
+    db = open_db(db_path, watcher_backend=KERNEL)
+    other = open_db(db_path)
+    sub = db.update_events()
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    seen: list[tuple[bool, str, bool]] = []
+
+    async def waiter() -> None:
+        var.set("mine")
+        for _ in range(5):
+            assert await sub.wait(None)
+            # Who runs us: the loop's reader callback, through Waiter.resume.
+            names = {f.function for f in inspect.stack()}
+            seen.append((asyncio.current_task() is task, var.get(), "resume" in names))
+
+    task = asyncio.ensure_future(waiter())
+    for i in range(5):
+        await async_wait_until(lambda: sub._waiter is not None, WAKE_S)
+        await asyncio.to_thread(_commit, other)
+        await async_wait_until(lambda i=i: len(seen) == i + 1, WAKE_S)
+    await within(task, WAKE_S)
+    assert [s[:2] for s in seen] == [(True, "mine")] * 5
+    # (The watcher thread's 100 ms safety check can win a race now and then:
+    # its tick wakes the task the usual way.)
+    assert sum(s[2] for s in seen) >= 4, seen
+    assert var.get() == "unset", "the task's context, not the loop's"
+    assert not await sub.wait(0.01), "a timed-out wait"
+    cancelled = asyncio.ensure_future(sub.wait(None))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    await asyncio.to_thread(_commit, other)
+    assert await within(sub.wait(None), WAKE_S), "the tick is kept for the next wait"
 
 
 async def test_the_waker_leaves_the_selector_between_waits(

@@ -613,10 +613,10 @@ class LoopWaker:
     def disarm(self) -> None:
         """A subscriber stopped waiting. The watch stays until :meth:`unregister`
         (run by the owner once nobody has waited for a while, or at once when
-        a subscriber reports it is busy), keeping system calls off the wake
-        path and out of a consumer that waits between every job."""
+        a subscriber reports it is busy), keeping system calls and timers off
+        the wake path and out of a consumer that waits between every job."""
+        self.disarmed_at = time.monotonic()  # first: the watcher thread reads both
         self.armed -= 1
-        self.disarmed_at = self.loop.time()
 
     def unregister(self) -> None:
         """Stop watching if nobody waits (loop thread, or the loop not running)."""

@@ -43,7 +43,8 @@ log = logging.getLogger("honker.watcher")
 DEFAULT_POLL_INTERVAL_MS = 1
 IDENTITY_CHECK_S = 0.1
 # A loop's inotify watch is dropped once none of its subscribers has waited
-# for this long (or at once when one reports it is busy: UpdateEvents.busy).
+# for this long, at the thread's next 100 ms check (or at once when one
+# reports it is busy: UpdateEvents.busy).
 UNWATCH_AFTER_S = 0.05
 WATCHER_DIED = (
     "honker: update watcher died (database file likely replaced; recreate honker.open() to recover)"
@@ -130,8 +131,17 @@ class UpdateEvents(Subscription):
         armed: tuple[UpdateWatcher, object] | None,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
-        if armed is not None:
-            hub, token = armed
+        if armed is None:
+            return
+        hub, token = armed
+        if type(token) is LoopWaker and token.loop is loop and hub.alive:
+            # The usual case, a wake-up in the waker's own loop: the count and
+            # the time alone (only that loop changes them). Whether to unwatch
+            # is decided later, off the wake path: the watcher thread looks
+            # every 100 ms (UpdateWatcher._unwatch_idle); the woken coroutine
+            # usually waits again long before.
+            token.disarm()
+        else:
             hub.disarm(token, loop)
 
     def mark(self) -> None:
@@ -141,7 +151,14 @@ class UpdateEvents(Subscription):
         hub = self._hub
         if hub is None:
             return
-        counter = hub.peek()
+        # Right after a wake-up in its own loop, the counter that wake-up was
+        # confirmed at (no read of -shm): a commit since then at worst wakes
+        # this subscriber once more, never less.
+        counter = self._woke_at
+        if counter is None:
+            counter = hub.peek()
+        else:
+            self._woke_at = None
         # No lock (every claim runs this): a tick from the feed's thread that
         # this clears was fired after its commit became visible, so before
         # the read that follows: the read sees that commit.
@@ -234,6 +251,12 @@ class UpdateWatcher:
             self._thread.join()
             self._close_pipe()
             raise self._startup_error
+        # The WAL-index change counter now (kernel backend in WAL mode), else
+        # None: the counter's own method, read by every claim (UpdateEvents.mark).
+        commits = self._commits
+        self.peek: Callable[[], int | None] = (
+            commits.peek if isinstance(commits, _ShmCounter) else _no_counter
+        )
 
     # -- subscribers ----------------------------------------------------------
     def subscribe(self) -> UpdateEvents:
@@ -302,20 +325,10 @@ class UpdateWatcher:
         return waker
 
     def disarm(self, armed: object, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """A wait ended (in ``loop``, None: a blocked thread's)."""
+        """A wait ended other than by a wake-up in its waker's own loop (which
+        UpdateEvents._disarm handles itself): in a thread, cancelled, or the
+        watcher died."""
         if armed is None:
-            return
-        if (
-            type(armed) is LoopWaker
-            and armed.loop is loop
-            and armed.unregister_pending
-            and self._dead is None
-        ):
-            # The usual case after a wake-up, in the waker's own loop, its
-            # unwatch timer already set: what the locked path below would do
-            # is the count alone (only that loop changes it; the timer decides
-            # later, under the lock, and cleans up if the watcher died meanwhile).
-            armed.disarm()
             return
         with self._subs_lock:
             if armed is _THREAD_SERVED:
@@ -327,9 +340,6 @@ class UpdateWatcher:
                         self._unregister_locked(armed)
                     elif self._dead is not None:
                         armed.loop.call_soon(self._unregister, armed)  # and close it
-                    elif not armed.unregister_pending:
-                        armed.unregister_pending = True
-                        armed.loop.call_later(UNWATCH_AFTER_S, self._unregister_idle, armed)
 
     def busy(self, loop: asyncio.AbstractEventLoop | None) -> None:
         """A subscriber in ``loop`` found work without waiting: if nobody in
@@ -339,18 +349,30 @@ class UpdateWatcher:
         if waker is not None and waker.registered and waker.armed == 0:
             self._unregister(waker)
 
+    def _unwatch_idle(self, now: float) -> None:
+        """The thread, every 100 ms: ask each loop whose subscribers have not
+        waited for UNWATCH_AFTER_S to drop its watch (it does so itself: a
+        loop's selector is changed in its own thread only)."""
+        with self._subs_lock:
+            for waker in self._wakers.values():
+                if (
+                    waker.registered
+                    and not waker.armed
+                    and not waker.unregister_pending
+                    and now - waker.disarmed_at >= UNWATCH_AFTER_S
+                ):
+                    try:
+                        waker.loop.call_soon_threadsafe(self._unregister_idle, waker)
+                    except RuntimeError:
+                        continue  # closed: dropped with the next loop's waker, or at close
+                    waker.unregister_pending = True
+
     def _unregister_idle(self, waker: LoopWaker) -> None:
-        """The idle timer: unwatch once nobody has waited for UNWATCH_AFTER_S."""
+        """In the waker's loop: unwatch if still nobody waits (see _unwatch_idle)."""
         with self._subs_lock:
             waker.unregister_pending = False
-            if waker.armed or not waker.registered:
-                return
-            due = waker.disarmed_at + UNWATCH_AFTER_S - waker.loop.time()
-            if due > 0 and not waker.loop.is_closed() and self._dead is None:
-                waker.unregister_pending = True
-                waker.loop.call_later(due, self._unregister_idle, waker)
-                return
-            self._unregister_locked(waker)
+            if not waker.armed:
+                self._unregister_locked(waker)
 
     def _unregister(self, waker: LoopWaker) -> None:
         with self._subs_lock:
@@ -371,11 +393,6 @@ class UpdateWatcher:
             os.write(self._stop_w, b"n")
         except (BlockingIOError, OSError):
             pass  # full (the thread will wake) or closed
-
-    def peek(self) -> int | None:
-        """The WAL-index change counter now (kernel backend in WAL mode), else None."""
-        commits = self._commits
-        return commits.peek() if isinstance(commits, _ShmCounter) else None
 
     def _fire(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Tick every subscriber; ``loop``: the event loop this runs in (a
@@ -516,8 +533,14 @@ class UpdateWatcher:
                 )
             if self._on_checked is not None:
                 self._on_checked(st, now)
+            if self._wakers:
+                self._unwatch_idle(now)
             if detector.housekeeping():
                 fire()
+
+
+def _no_counter() -> None:
+    return None
 
 
 class _FileReplaced(Exception):
