@@ -60,6 +60,10 @@ class Database:
             history=history,
         )
         self.path: str = self._backend.path
+        # ``fn(ops)`` in a write transaction of its own (``single``: ``fn``
+        # runs one single-statement operation; see ``Backend.write``): the
+        # backend's method itself, one call less on every write.
+        self._write = self._backend.write
 
     @property
     def _inner(self) -> Database:
@@ -68,11 +72,6 @@ class Database:
     @property
     def _tx_depth(self) -> int:
         return int(self._backend.in_transaction())
-
-    def _write(self, fn: Callable[[Ops], T], *, single: bool = False) -> T:
-        """``fn(ops)`` in a write transaction of its own (``single``: ``fn`` runs
-        one single-statement operation; see ``Backend.write``)."""
-        return self._backend.write(fn, single=single)
 
     def _read(self, fn: Callable[[Ops], T]) -> T:
         """``fn(ops)`` on a reader (committed data, no write lock)."""

@@ -160,7 +160,8 @@ class Next(asyncio.Future[T]):
         except BaseException as exc:
             self._settle_error(exc)
             raise
-        if not self.done():  # a second awaiter of this object waits on the Future
+        # (Future.done: this class's done() would start it; it has started.)
+        if not asyncio.Future.done(self):  # a second awaiter of this object waits on the Future
             self.set_result(value)
         return value
 
