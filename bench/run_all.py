@@ -10,8 +10,9 @@ persist-queue, litequeue) are added where they have an equivalent.
 
 The wake bench runs twice, each run with its own floor: jobs 5-15 ms apart
 (300 per backend, with the idle CPU figures) and 50-500 ms apart, so every
-wake-up follows a real idle gap (60 per backend, about 110 s for the six
-backends; idle CPU does not depend on the gap and is not measured again).
+wake-up follows a real idle gap (120 per backend, about 220 s for the six
+backends: with 60 the p50 of two identical backends differed by up to 20 %;
+idle CPU does not depend on the gap and is not measured again).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ PARTS = [*SCRIPTS, "peers", "wake"]
 # (gap range in ms, jobs per backend, extra options): one wake.py run each.
 WAKE_RUNS: list[tuple[str, int, list[str]]] = [
     ("5,15", 300, []),
-    ("50,500", 60, ["--idle-s", "0"]),  # 6 backends x 3 blocks of 21 jobs x 275 ms: about 110 s
+    ("50,500", 120, ["--idle-s", "0"]),  # 6 backends x 6 blocks of 21 jobs x 275 ms: about 220 s
 ]
 QUICK_ARGS = {  # --quick: enough work to run every code path, no meaningful figure
     "enqueue": ["--jobs", "500"],
