@@ -130,7 +130,7 @@ class Next(asyncio.Future[T]):
       so who received the value cannot be told).
     """
 
-    __slots__ = ("_changes", "_step", "_undo", "_mode", "_driver", "_gen")
+    __slots__ = ("_changes", "_step", "_undo", "_mode", "_driver", "_gen", "_release")
 
     def __init__(
         self, changes: Changes, step: Callable[[], T | Wait], undo: Callable[[T], None]
@@ -142,6 +142,9 @@ class Next(asyncio.Future[T]):
         self._mode = _NEW
         self._driver: asyncio.Task[None] | None = None
         self._gen: Generator[Any, None, T] | None = None
+        # asyncio.wait_for's callback (3.11), run by the driver as soon as
+        # the value is set (_drive), not one loop iteration later.
+        self._release: Callable[[Next[T]], object] | None = None
 
     # -- awaited, or driven by a Task as a coroutine ---------------------------
     def __await__(self) -> Generator[Any, None, T]:
@@ -226,13 +229,15 @@ class Next(asyncio.Future[T]):
             type(fn) is functools.partial
             and fn.func is _RELEASE_WAITER
             and _RELEASE_WAITER is not None
-            and self.done()
         ):
-            # asyncio.wait_for (3.11) on a ready value: release its waiter now
-            # instead of one loop iteration later (and one more to resume the
-            # caller). _release_waiter only sets that private waiter's result.
-            fn(self)
-            return
+            # asyncio.wait_for (3.11): release its waiter as soon as the value
+            # is here (now if it is ready, else in _drive), instead of one
+            # loop iteration later (and one more to resume the caller).
+            # _release_waiter only sets that private waiter's result.
+            if self.done():
+                fn(self)
+                return
+            self._release = fn
         super().add_done_callback(fn, context=context)
 
     def cancel(self, msg: Any | None = None) -> bool:
@@ -272,5 +277,10 @@ class Next(asyncio.Future[T]):
             return
         if self.done():  # not reached: cancel() stops this task before it steps
             self._undo(value)
+            return
+        release = self._release
+        if release is not None and self.remove_done_callback(release):
+            self.set_result(value)
+            release(self)  # wait_for's waiter, at once (see add_done_callback)
         else:
             self.set_result(value)

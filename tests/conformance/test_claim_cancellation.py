@@ -112,6 +112,27 @@ async def test_wait_for_timing_out_while_waiting_claims_nothing_later(
     assert processing_ids(db) == {job_id}
 
 
+async def test_wait_for_waiting_when_the_job_comes_gets_it_once(
+    db: honker.Database, open_db: Any, db_path: str
+) -> None:
+    """``wait_for`` already waiting when a job is enqueued (by another
+    connection) returns it; on Python 3.11 its waiter is released by the
+    wait's driver as soon as the job is claimed (``Next._release``), and the
+    job is claimed once, by that wait."""
+    q = db.queue("q")
+    jobs = q.claim("w", idle_poll_s=None)
+    other = open_db(db_path).queue("q")
+    for i in range(3):
+        waiting = asyncio.ensure_future(asyncio.wait_for(jobs.__anext__(), 10))
+        await asyncio.sleep(0.02)  # it waits
+        assert not waiting.done()
+        job_id = await asyncio.to_thread(other.enqueue, i)
+        job = await within(waiting)
+        assert (job.id, job.attempts, job.payload) == (job_id, 1, i)
+        assert processing_ids(db) == {job_id}
+        assert job.ack()
+
+
 async def test_a_task_cancelled_before_it_ran_claims_nothing(db: honker.Database) -> None:
     """As with a coroutine, nothing runs before the awaitable is used: a task
     cancelled before its first step claims nothing."""
