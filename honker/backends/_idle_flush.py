@@ -41,7 +41,6 @@ class IdleFlush:
         self._waiting = waiting
         self._closed = closed
         self._timer: threading.Timer | None = None
-        self.armed = False  # a timer is pending (read by the writer: arm() is then a no-op)
 
     def arm(self) -> None:
         if self._timer is None and not self._closed():
@@ -49,18 +48,15 @@ class IdleFlush:
             timer.name = "honker-history"
             timer.daemon = True
             self._timer = timer
-            self.armed = True
             timer.start()
 
     def cancel(self) -> None:
         timer, self._timer = self._timer, None
-        self.armed = False
         if timer is not None:
             timer.cancel()
 
     def _run(self) -> None:
         self._timer = None
-        self.armed = False
         if self._closed() or not self._waiting() or sys.is_finalizing():
             return
         try:

@@ -22,7 +22,7 @@ import asyncio
 import threading
 from typing import Any
 
-from ._wakeup import Waiter, wake_soon
+from ._wakeup import Waiter, resolve, wake_soon
 
 # asyncio runs a timer when the clock is within its resolution (1 ns for
 # time.monotonic) of the timer's time: a deadline that close has come
@@ -99,10 +99,10 @@ class Subscription:
                 if not waiter.done():
                     self._woke_at = counter
                     waiter.resume()
-            elif loop is not asyncio._get_running_loop():
+            elif loop is asyncio._get_running_loop():
+                resolve(waiter)  # in the waiter's loop, not from its reader
+            else:
                 wake_soon(loop, waiter)
-            elif not waiter.done():  # resolve(), inline: in the waiter's loop
-                waiter.set_result(None)
 
     def _die(self, error: BaseException) -> None:
         self._deadline = None  # a timer left running ends nothing
@@ -163,9 +163,6 @@ class Subscription:
         # one that reads the finished future finds it done.
         if self._waiter is fut:
             self._waiter = None
-        if self._pending:  # _take(), its usual case inline
-            self._pending = False
-            return True
         return self._take()
 
     def _limit(self, loop: asyncio.AbstractEventLoop, timeout: float | None) -> None:

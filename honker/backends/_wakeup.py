@@ -40,15 +40,15 @@ class Waiter(asyncio.Future[None]):
         """Complete the future (result None) and run the awaiting task's
         wake-up here. Only from a callback of this future's loop."""
         wake = self._wake
-        if wake is None or not self.remove_done_callback(wake[0]):
-            self.set_result(None)  # nobody awaits it yet (or only others)
-            return
-        self.set_result(None)  # the other callbacks, if any, as usual
-        fn, context = wake
-        if context is None:
-            fn(self)
-        else:
-            context.run(fn, self)
+        if wake is not None and not self.remove_done_callback(wake[0]):
+            wake = None  # nobody awaits it yet: nothing to run here
+        self.set_result(None)  # any other callbacks as usual
+        if wake is not None:
+            fn, context = wake
+            if context is None:
+                fn(self)
+            else:
+                context.run(fn, self)
 
 
 def resolve(fut: asyncio.Future[None]) -> None:

@@ -185,8 +185,7 @@ class SQLiteBackend:
         tally = self._tally
         try:
             if not begun and tally is not None:
-                if tally.pending:  # the call's own test: no call after a claim
-                    self._settle_autocommitted()
+                self._settle_autocommitted()
                 begun = commit and tally.due() and self._open_for_flush(conn)
             if begun and commit:
                 flushed = tally is not None and tally.due() and self._flush(conn, tally)
@@ -206,7 +205,7 @@ class SQLiteBackend:
                 rollback(conn)
                 if tally is not None:
                     tally.settle(committed=False, flushed=False)
-            if tally is not None and tally.committed and not self._idle_flush.armed:
+            if tally is not None and tally.committed:
                 self._idle_flush.arm()
             guard = self._guard
             if commit and guard is not None:

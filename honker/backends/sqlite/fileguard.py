@@ -141,7 +141,7 @@ class FileGuard:
             )
         self.file_check_at = now + FILE_CHECK_EVERY_S
 
-    def checked(self, st: os.stat_result, now: float) -> None:
+    def checked(self, st: os.stat_result, now: float) -> bool:
         """Another thread (the update watcher's, or the guard's own checker)
         found ``st`` at the path at ``now`` (``time.monotonic()``): when that
         is our file, the writer's own look is not due for another
@@ -149,18 +149,20 @@ class FileGuard:
         :meth:`bound_wal`'s. So the write path makes no ``stat`` call, a
         worker's claim after a wake-up and an enqueue after a pause included.
         The times only move later: a check the writer made, or a retry it put
-        off, stands."""
+        off, stands. False when ``st`` is another file (or none of ours):
+        nothing is moved, and the writer's own check refuses the next write."""
         if (st.st_dev, st.st_ino) != self.identity:
-            return  # the writer's own check will refuse (the watcher dies too)
+            return False
         if self.file_check_at < now + FILE_CHECK_EVERY_S:
             self.file_check_at = now + FILE_CHECK_EVERY_S
         try:
             size = os.stat(self.wal_path).st_size
         except OSError:
-            return
+            return True
         if size <= self.wal_limit and self.wal_check_at < now + WAL_CHECK_EVERY_S:
             self.wal_check_at = now + WAL_CHECK_EVERY_S
             self._wal_retry_s = WAL_RETRY_MIN_S
+        return True
 
     def check_in_background(self) -> None:
         """Start the checker thread unless it runs (the writer calls this after
@@ -195,9 +197,8 @@ class FileGuard:
                 st = os.stat(self.path)
             except OSError:
                 break  # the writer's own check tells the next write what happened
-            if (st.st_dev, st.st_ino) != self.identity:
+            if not self.checked(st, now):
                 break  # likewise: the next write looks itself and refuses
-            self.checked(st, now)
             if self.wrote:
                 self.wrote, idle_s = False, 0.0
                 continue

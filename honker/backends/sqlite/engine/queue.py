@@ -193,15 +193,10 @@ def claim_batch(
     # also probes the dead-letter ranges since the last pass.
     top = conn.execute(Q["claim_top"], (queue, worker_id, timeout_s, n, last_seq, last_now))
     rows = top.fetchall()
-    if len(rows) == 1:  # the usual claim: no comprehension (a call of its own)
-        r = rows[0]
-        claimed: list[ClaimRow] = [(r[0], queue, r[1], worker_id, r[2], r[3])]
-    else:
-        claimed = [(r[0], queue, r[1], worker_id, r[2], r[3]) for r in rows]
+    claimed: list[ClaimRow] = [(r[0], queue, r[1], worker_id, r[2], r[3]) for r in rows]
     if opener is not None:
         if mark is not None and len(rows) == n and not rows[0][6]:
-            # _passed() with nothing to bury: the new mark alone.
-            marks._by_queue[queue] = (rows[0][4], rows[0][5], mark[2])  # type: ignore[union-attr]
+            _passed(conn, queue, marks, mark, *rows[0][4:])  # type: ignore[arg-type]  # nothing to bury
             return claimed
         if not rows and not conn.execute(Q["claim_anything"], (queue,)).fetchall()[0][0]:
             return claimed  # nothing due, nothing ran out: nothing to claim or bury

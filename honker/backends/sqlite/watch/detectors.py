@@ -251,7 +251,7 @@ class _ShmCounter:
         if self._closed:
             return None
         try:  # no lock: see changed()
-            return int(_CHANGE.unpack_from(os.pread(self._fd, _SHM_HEADER.size, 0), 8)[0])
+            return _CHANGE.unpack_from(os.pread(self._fd, _SHM_HEADER.size, 0), 8)[0]  # type: ignore[no-any-return]
         except (OSError, struct.error):
             return None
 

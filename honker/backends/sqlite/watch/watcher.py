@@ -215,7 +215,7 @@ class UpdateWatcher:
         path: str,
         poll_interval_s: float,
         backend: str = "polling",
-        on_checked: Callable[[os.stat_result, float], None] | None = None,
+        on_checked: Callable[[os.stat_result, float], object] | None = None,
     ) -> None:
         self.path = path
         # Told (thread) what the path named at each identity check that found
